@@ -1,0 +1,334 @@
+// Package eventstore is the service's way to EventStoreDB: it wraps the official Go client
+// (github.com/EventStore/EventStore-Client-Go/v4) with the few operations the command and
+// projection sides need, typed errors, and a catch-up subscription to $all that survives
+// dropped connections. The same code serves a real EventStoreDB cluster and the embedded server.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+)
+
+// Position is a place in the global log ($all). The zero value means "before the first event".
+type Position struct {
+	Commit  uint64 `json:"commit"`
+	Prepare uint64 `json:"prepare"`
+}
+
+// IsZero reports whether p is the start of the log.
+func (p Position) IsZero() bool { return p.Commit == 0 && p.Prepare == 0 }
+
+// Less orders positions in the global log.
+func (p Position) Less(q Position) bool {
+	if p.Commit != q.Commit {
+		return p.Commit < q.Commit
+	}
+	return p.Prepare < q.Prepare
+}
+
+func (p Position) String() string { return fmt.Sprintf("%d/%d", p.Commit, p.Prepare) }
+
+// Expected is what a writer believes about a stream before appending (optimistic concurrency).
+type Expected struct {
+	kind     expectedKind
+	revision uint64
+}
+
+type expectedKind int
+
+const (
+	expectAny expectedKind = iota
+	expectNoStream
+	expectStreamExists
+	expectRevision
+)
+
+// Any appends whatever the stream holds.
+func Any() Expected { return Expected{kind: expectAny} }
+
+// NoStream appends only to a stream that does not exist yet.
+func NoStream() Expected { return Expected{kind: expectNoStream} }
+
+// StreamExists appends only to a stream that has events.
+func StreamExists() Expected { return Expected{kind: expectStreamExists} }
+
+// AtRevision appends only if the stream's last event has revision rev.
+func AtRevision(rev uint64) Expected { return Expected{kind: expectRevision, revision: rev} }
+
+func (e Expected) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no_stream"
+	case expectStreamExists:
+		return "stream_exists"
+	case expectRevision:
+		return fmt.Sprint(e.revision)
+	}
+	return "any"
+}
+
+func (e Expected) toESDB() esdb.ExpectedRevision {
+	switch e.kind {
+	case expectNoStream:
+		return esdb.NoStream{}
+	case expectStreamExists:
+		return esdb.StreamExists{}
+	case expectRevision:
+		return esdb.Revision(e.revision)
+	}
+	return esdb.Any{}
+}
+
+// EventData is an event to append. Re-appending events with the same IDs at the same place is
+// acknowledged without writing them twice, which is what makes command retries idempotent.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     []byte // JSON
+	Metadata []byte // JSON
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	ID       uuid.UUID
+	Stream   string
+	Revision uint64
+	Type     string
+	Data     []byte
+	Metadata []byte
+	Position Position
+	Created  time.Time
+}
+
+// AppendResult tells where an append landed.
+type AppendResult struct {
+	// NextRevision is the revision of the stream's last event after the append.
+	NextRevision uint64
+	// Position is the log position of the last event appended: reads "at least as fresh as"
+	// this position see the append.
+	Position Position
+}
+
+// Typed errors; test with errors.Is.
+var (
+	ErrConflict       = errors.New("eventstore: wrong expected version")
+	ErrStreamNotFound = errors.New("eventstore: stream not found")
+	ErrStreamDeleted  = errors.New("eventstore: stream deleted")
+	ErrUnavailable    = errors.New("eventstore: unavailable")
+)
+
+// ConflictError carries the details of an optimistic-concurrency failure.
+type ConflictError struct {
+	Stream   string
+	Expected Expected
+	Detail   string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("eventstore: append to %q expecting %s: %s", e.Stream, e.Expected, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Client talks to one EventStoreDB deployment.
+type Client struct {
+	cfg    *esdb.Configuration
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	client *esdb.Client
+}
+
+// Connect parses an esdb:// connection string. It does not dial: the first call does.
+func Connect(connectionString string, logger *slog.Logger) (*Client, error) {
+	cfg, err := esdb.ParseConnectionString(connectionString)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: bad connection string: %w", err)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg.Logger = func(level esdb.LogLevel, format string, args ...interface{}) {
+		if level == esdb.LogError || level == esdb.LogWarn {
+			logger.Debug("esdb client", "level", string(level), "msg", fmt.Sprintf(format, args...))
+		}
+	}
+	c := &Client{cfg: cfg, logger: logger}
+	if _, err := c.esdb(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// esdb returns the current official client, making a new one when the last one was closed
+// (the official client closes itself for good when discovery fails).
+func (c *Client) esdb() (*esdb.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil {
+		cl, err := esdb.NewClient(c.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: %w", err)
+		}
+		c.client = cl
+	}
+	return c.client, nil
+}
+
+// reset drops a client that reported itself closed, so the next call builds a new one.
+func (c *Client) reset(old *esdb.Client) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == old && old != nil {
+		_ = old.Close()
+		c.client = nil
+	}
+}
+
+// Close releases the connection.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client != nil {
+		err := c.client.Close()
+		c.client = nil
+		return err
+	}
+	return nil
+}
+
+// translate maps the official client's errors onto the package's typed errors.
+func (c *Client) translate(cl *esdb.Client, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("eventstore: %s: %w", op, err)
+	}
+	// The official client wraps its *esdb.Error in places: look through the chain.
+	var e *esdb.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("eventstore: %s: %w", op, err)
+	}
+	switch e.Code() {
+	case esdb.ErrorCodeResourceNotFound:
+		return fmt.Errorf("%w: %s: %v", ErrStreamNotFound, op, err)
+	case esdb.ErrorCodeStreamDeleted:
+		return fmt.Errorf("%w: %s: %v", ErrStreamDeleted, op, err)
+	case esdb.ErrorCodeConnectionClosed:
+		c.reset(cl)
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+	case esdb.ErrorUnavailable, esdb.ErrorCodeDeadlineExceeded:
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+	}
+	return fmt.Errorf("eventstore: %s: %w", op, err)
+}
+
+// Append writes events to stream if expected holds, durably, and says where they landed.
+func (c *Client) Append(ctx context.Context, stream string, expected Expected, events ...EventData) (AppendResult, error) {
+	cl, err := c.esdb()
+	if err != nil {
+		return AppendResult{}, err
+	}
+	data := make([]esdb.EventData, len(events))
+	for i, e := range events {
+		if e.ID == uuid.Nil {
+			return AppendResult{}, fmt.Errorf("eventstore: append to %q: event %d has no id", stream, i)
+		}
+		data[i] = esdb.EventData{EventID: e.ID, EventType: e.Type, ContentType: esdb.ContentTypeJson,
+			Data: e.Data, Metadata: e.Metadata}
+	}
+	res, err := cl.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expected.toESDB()}, data...)
+	if err != nil {
+		var e *esdb.Error
+		if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
+			return AppendResult{}, &ConflictError{Stream: stream, Expected: expected, Detail: e.Err().Error()}
+		}
+		return AppendResult{}, c.translate(cl, "append to "+stream, err)
+	}
+	return AppendResult{
+		NextRevision: res.NextExpectedVersion,
+		Position:     Position{Commit: res.CommitPosition, Prepare: res.PreparePosition},
+	}, nil
+}
+
+// ReadStream calls fn with the events of stream from revision from (inclusive) onwards, up to
+// max of them. A stream that does not exist yields ErrStreamNotFound.
+func (c *Client) ReadStream(ctx context.Context, stream string, from, max uint64, fn func(RecordedEvent) error) error {
+	cl, err := c.esdb()
+	if err != nil {
+		return err
+	}
+	rs, err := cl.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from), Direction: esdb.Forwards}, max)
+	if err != nil {
+		return c.translate(cl, "read "+stream, err)
+	}
+	return c.drain(cl, "read "+stream, rs, fn)
+}
+
+// ReadAll calls fn with up to max events of the global log from position from (inclusive; the
+// zero position is the start). System events ($-prefixed types) are included.
+func (c *Client) ReadAll(ctx context.Context, from Position, max uint64, fn func(RecordedEvent) error) error {
+	cl, err := c.esdb()
+	if err != nil {
+		return err
+	}
+	var start esdb.AllPosition = esdb.Start{}
+	if !from.IsZero() {
+		start = esdb.Position{Commit: from.Commit, Prepare: from.Prepare}
+	}
+	rs, err := cl.ReadAll(ctx, esdb.ReadAllOptions{From: start, Direction: esdb.Forwards}, max)
+	if err != nil {
+		return c.translate(cl, "read $all", err)
+	}
+	return c.drain(cl, "read $all", rs, fn)
+}
+
+// LastPosition is the position of the newest event in the log (zero when it is empty).
+func (c *Client) LastPosition(ctx context.Context) (Position, error) {
+	cl, err := c.esdb()
+	if err != nil {
+		return Position{}, err
+	}
+	rs, err := cl.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 1)
+	if err != nil {
+		return Position{}, c.translate(cl, "read $all backwards", err)
+	}
+	var last Position
+	err = c.drain(cl, "read $all backwards", rs, func(e RecordedEvent) error { last = e.Position; return nil })
+	return last, err
+}
+
+func (c *Client) drain(cl *esdb.Client, op string, rs *esdb.ReadStream, fn func(RecordedEvent) error) error {
+	defer rs.Close()
+	for {
+		ev, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return c.translate(cl, op, err)
+		}
+		if err := fn(fromResolved(ev)); err != nil {
+			return err
+		}
+	}
+}
+
+func fromResolved(ev *esdb.ResolvedEvent) RecordedEvent {
+	e := ev.OriginalEvent()
+	return RecordedEvent{
+		ID: e.EventID, Stream: e.StreamID, Revision: e.EventNumber, Type: e.EventType,
+		Data: e.Data, Metadata: e.UserMetadata, Created: e.CreatedDate,
+		Position: Position{Commit: e.Position.Commit, Prepare: e.Position.Prepare},
+	}
+}
