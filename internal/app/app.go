@@ -1,0 +1,159 @@
+// Package app assembles the service: event store (embedded or external), read-model store
+// (in-process or external Redis) and the HTTP API, with one Config and a clean shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/internal/esdbserver"
+	"github.com/portal-access/backend/internal/eventstore"
+	"github.com/portal-access/backend/internal/httpserver"
+)
+
+// Config is everything the service needs to start. Empty EventStoreURL and RedisURL select the
+// embedded defaults.
+type Config struct {
+	DataDir       string
+	HTTPAddr      string
+	ESDBListen    string
+	EventStoreURL string
+	RedisURL      string
+	Logger        *slog.Logger
+}
+
+// App is a running service.
+type App struct {
+	cfg      Config
+	logger   *slog.Logger
+	embedded *esdbserver.Server
+	miniRed  *miniredis.Miniredis
+	Store    *eventstore.Client
+	Redis    *redis.Client
+	http     *http.Server
+	httpLis  net.Listener
+	served   chan error
+}
+
+// Start brings the service up, or fails with a one-line reason and nothing left running.
+func Start(ctx context.Context, cfg Config) (a *App, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a = &App{cfg: cfg, logger: cfg.Logger, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.Close(context.Background())
+			a = nil
+		}
+	}()
+
+	esURL := cfg.EventStoreURL
+	if esURL == "" {
+		a.embedded, err = esdbserver.Start(esdbserver.Config{DataDir: cfg.DataDir, Listen: cfg.ESDBListen, Logger: cfg.Logger})
+		if err != nil {
+			return a, err
+		}
+		esURL = a.embedded.ConnectionString()
+	}
+	if a.Store, err = eventstore.Connect(esURL, cfg.Logger); err != nil {
+		return a, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	head, err := a.Store.LastPosition(pctx)
+	if err != nil {
+		return a, fmt.Errorf("event store at %s is not reachable: %w", redact(esURL), err)
+	}
+
+	redisURL := cfg.RedisURL
+	if redisURL == "" {
+		a.miniRed = miniredis.NewMiniRedis()
+		if err = a.miniRed.StartAddr("127.0.0.1:0"); err != nil {
+			return a, fmt.Errorf("start in-process read-model store: %w", err)
+		}
+		redisURL = "redis://" + a.miniRed.Addr()
+		cfg.Logger.Info("in-process read-model store (Redis-compatible) started; read models are rebuilt from the log at start", "addr", a.miniRed.Addr())
+	}
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return a, fmt.Errorf("bad redis URL: %w", err)
+	}
+	a.Redis = redis.NewClient(opts)
+	if err = a.Redis.Ping(pctx).Err(); err != nil {
+		return a, fmt.Errorf("redis at %s is not reachable: %w", opts.Addr, err)
+	}
+
+	engine := httpserver.New(cfg.Logger,
+		httpserver.Check{Name: "eventstore", Probe: func(ctx context.Context) error {
+			_, err := a.Store.LastPosition(ctx)
+			return err
+		}},
+		httpserver.Check{Name: "redis", Probe: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }},
+	)
+	a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return a, fmt.Errorf("http: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	a.http = &http.Server{Handler: engine, ReadHeaderTimeout: 10 * time.Second}
+	go func() { a.served <- a.http.Serve(a.httpLis) }()
+	cfg.Logger.Info("portald started", "http", a.httpLis.Addr().String(), "eventstore", redact(esURL),
+		"redis", opts.Addr, "log_head", head.String())
+	return a, nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
+
+// Done delivers the HTTP server's failure, if it stops on its own.
+func (a *App) Done() <-chan error { return a.served }
+
+// Close shuts down in dependency order: stop taking requests, then release the stores. The
+// embedded event store finishes the appends it already accepted before it closes.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.http != nil {
+		if err := a.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	if a.miniRed != nil {
+		a.miniRed.Close()
+	}
+	if a.Store != nil {
+		_ = a.Store.Close()
+	}
+	if a.embedded != nil {
+		if err := a.embedded.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("embedded event store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// redact hides credentials in a connection string before it is logged.
+func redact(u string) string {
+	for i := 0; i+3 < len(u); i++ {
+		if u[i:i+3] == "://" {
+			rest := u[i+3:]
+			for j := 0; j < len(rest) && rest[j] != '/' && rest[j] != '?'; j++ {
+				if rest[j] == '@' {
+					return u[:i+3] + "***@" + rest[j+1:]
+				}
+			}
+			break
+		}
+	}
+	return u
+}

@@ -1,0 +1,79 @@
+// Package httpserver holds what every HTTP surface of the service shares: the Gin engine's
+// middleware (request ids, structured access logs, panic recovery) and the health endpoint.
+package httpserver
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// Check reports whether one dependency is reachable.
+type Check struct {
+	Name  string
+	Probe func(context.Context) error
+}
+
+// New returns a Gin engine with the shared middleware and GET /healthz.
+func New(logger *slog.Logger, checks ...Check) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(requestID(), accessLog(logger), gin.CustomRecovery(func(c *gin.Context, rec any) {
+		logger.Error("panic in handler", "panic", rec, "path", c.FullPath(), "request_id", c.GetString(requestIDKey))
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"type": "about:blank", "title": "Internal Server Error", "status": 500})
+	}))
+	r.GET("/healthz", health(checks))
+	return r
+}
+
+const requestIDKey = "request_id"
+
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			id = uuid.NewString()
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+func accessLog(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		logger.Info("http",
+			"method", c.Request.Method, "path", c.Request.URL.Path, "route", c.FullPath(),
+			"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", c.GetString(requestIDKey))
+	}
+}
+
+// health answers 200 when every dependency answers, 503 naming the ones that do not.
+func health(checks []Check) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		status := http.StatusOK
+		components := gin.H{}
+		for _, ch := range checks {
+			if err := ch.Probe(ctx); err != nil {
+				status = http.StatusServiceUnavailable
+				components[ch.Name] = gin.H{"status": "down", "error": err.Error()}
+				continue
+			}
+			components[ch.Name] = gin.H{"status": "up"}
+		}
+		state := "ok"
+		if status != http.StatusOK {
+			state = "degraded"
+		}
+		c.JSON(status, gin.H{"status": state, "components": components})
+	}
+}
