@@ -14,6 +14,10 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portal-access/backend/commands"
+	"github.com/portal-access/backend/commands/httpapi"
+	"github.com/portal-access/backend/eventschema"
+	"github.com/portal-access/backend/internal/auth"
 	"github.com/portal-access/backend/internal/esdbserver"
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/httpserver"
@@ -28,6 +32,8 @@ type Config struct {
 	EventStoreURL string
 	RedisURL      string
 	Logger        *slog.Logger
+	// Authenticator verifies bearer tokens (development HS256 or the tenant's OIDC provider).
+	Authenticator auth.Authenticator
 }
 
 // App is a running service.
@@ -38,6 +44,9 @@ type App struct {
 	miniRed  *miniredis.Miniredis
 	Store    *eventstore.Client
 	Redis    *redis.Client
+	// Directories and Commands are the command side, for operator tools running in-process.
+	Directories *commands.Directories
+	Commands    *commands.Handlers
 	http     *http.Server
 	httpLis  net.Listener
 	served   chan error
@@ -99,6 +108,16 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}},
 		httpserver.Check{Name: "redis", Probe: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }},
 	)
+	reg, err := eventschema.Portal()
+	if err != nil {
+		return a, err
+	}
+	a.Directories = commands.NewDirectories(a.Store, reg)
+	a.Commands = commands.NewHandlers(a.Directories, commands.NewTickets(a.Store, reg), cfg.Logger)
+	if cfg.Authenticator != nil {
+		httpapi.New(a.Commands, a.Directories, cfg.Logger).Register(engine, cfg.Authenticator)
+	}
+
 	a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return a, fmt.Errorf("http: listen on %s: %w", cfg.HTTPAddr, err)
