@@ -45,7 +45,9 @@ func (e *Error) Is(target error) bool {
 	return errors.As(target, &t) && t.Code == e.Code
 }
 
-func newErr(kind ErrorKind, code, msg string) *Error { return &Error{Kind: kind, Code: code, Message: msg} }
+func newErr(kind ErrorKind, code, msg string) *Error {
+	return &Error{Kind: kind, Code: code, Message: msg}
+}
 
 // Sentinel refusals. Wrap with detail through the helpers below; match with errors.Is.
 var (

@@ -251,7 +251,7 @@ type InvitationRevoked struct {
 	Person PersonID `json:"person"`
 }
 
-func (InvitationRevoked) EventType() string { return "InvitationRevoked" }
+func (InvitationRevoked) EventType() string    { return "InvitationRevoked" }
 func (e InvitationRevoked) apply(d *Directory) { d.endInvitation(e.Person) }
 
 // InvitationExpired: the invitation ran out unused; the invited user is removed (seat freed).
@@ -259,7 +259,7 @@ type InvitationExpired struct {
 	Person PersonID `json:"person"`
 }
 
-func (InvitationExpired) EventType() string { return "InvitationExpired" }
+func (InvitationExpired) EventType() string    { return "InvitationExpired" }
 func (e InvitationExpired) apply(d *Directory) { d.endInvitation(e.Person) }
 
 // InvitationAccepted: the user bound its external identity and became active.

@@ -141,19 +141,19 @@ type Permission string
 
 // Known permissions. Named sets (full, billing, support) expand to lists.
 const (
-	PermTenantAdmin        Permission = "tenant:admin"
-	PermCompaniesManage    Permission = "companies:manage"
-	PermUsersManage        Permission = "users:manage"
-	PermContractorsManage  Permission = "contractors:manage"
-	PermTicketsRead        Permission = "tickets:read"
-	PermTicketsWrite       Permission = "tickets:write"
-	PermTicketsComment     Permission = "tickets:comment"
-	PermDocumentsRead      Permission = "documents:read"
-	PermDocumentsWrite     Permission = "documents:write"
-	PermBillingRead        Permission = "billing:read"
-	PermNotificationsRecv  Permission = "notifications:receive"
-	PermAuditRead          Permission = "audit:read"
-	PermViewersRead        Permission = "viewers:read"
+	PermTenantAdmin       Permission = "tenant:admin"
+	PermCompaniesManage   Permission = "companies:manage"
+	PermUsersManage       Permission = "users:manage"
+	PermContractorsManage Permission = "contractors:manage"
+	PermTicketsRead       Permission = "tickets:read"
+	PermTicketsWrite      Permission = "tickets:write"
+	PermTicketsComment    Permission = "tickets:comment"
+	PermDocumentsRead     Permission = "documents:read"
+	PermDocumentsWrite    Permission = "documents:write"
+	PermBillingRead       Permission = "billing:read"
+	PermNotificationsRecv Permission = "notifications:receive"
+	PermAuditRead         Permission = "audit:read"
+	PermViewersRead       Permission = "viewers:read"
 )
 
 var allPermissions = []Permission{PermTenantAdmin, PermCompaniesManage, PermUsersManage, PermContractorsManage,

@@ -232,4 +232,3 @@ func fillPath(c *gin.Context, dst any) *problem.Details {
 	}
 	return nil
 }
-

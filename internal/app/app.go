@@ -47,9 +47,9 @@ type App struct {
 	// Directories and Commands are the command side, for operator tools running in-process.
 	Directories *commands.Directories
 	Commands    *commands.Handlers
-	http     *http.Server
-	httpLis  net.Listener
-	served   chan error
+	http        *http.Server
+	httpLis     net.Listener
+	served      chan error
 }
 
 // Start brings the service up, or fails with a one-line reason and nothing left running.

@@ -65,4 +65,3 @@ func FromContext(c *gin.Context) (Identity, bool) {
 
 // Challenge is the WWW-Authenticate value for 401 answers.
 func Challenge() string { return `Bearer realm="portal-access"` }
-
