@@ -15,10 +15,12 @@ import (
 const usage = `portald — portal access backend
 
 Usage:
-  portald serve [flags]    run the service (embedded event store and read-model store by default)
-  portald help             show this help
+  portald serve [flags]            run the service (embedded event store and read-model store by default)
+  portald tenant create [flags]    bootstrap a tenant and invite its first admin
+  portald token [flags]            mint a development token (development authentication only)
+  portald help                     show this help
 
-Run 'portald serve -h' for the flags of serve.
+Run 'portald <command> -h' for the flags of a command.
 `
 
 // exitError carries the process exit code of a failed command.
@@ -53,6 +55,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
+	case "tenant":
+		return tenant(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -106,4 +112,31 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, &exitError{code: 2, err: fmt.Errorf("bad --log-format %q: use text or json", format)}
+}
+
+// usageErr is a usage error: a one-line message and exit code 2.
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// given reports whether the flag was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

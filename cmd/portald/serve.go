@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/portal-access/backend/internal/app"
+	"github.com/portal-access/backend/internal/auth"
 )
 
 func serve(args []string, stdout, stderr io.Writer) error {
@@ -21,6 +27,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.RedisURL, "redis", envOr("PORTAL_REDIS", ""), "redis:// URL of an external Redis for read models; empty runs an in-process one (env PORTAL_REDIS)")
 	logLevel := fs.String("log-level", envOr("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	logFormat := fs.String("log-format", envOr("PORTAL_LOG_FORMAT", "text"), "text or json (env PORTAL_LOG_FORMAT)")
+	af := authFlags(fs)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -32,6 +39,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if cfg.Authenticator, err = af.authenticator(ctx, fs, cfg, logger); err != nil {
+		return err
+	}
 	a, err := app.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -54,4 +64,91 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return served
 	}
 	return nil
+}
+
+// serveAuth are serve's authentication flags.
+type serveAuth struct {
+	mode, devSecret                                            *string
+	issuer, audience, tenantClaim, serviceClients, scopePrefix *string
+}
+
+func authFlags(fs *flag.FlagSet) *serveAuth {
+	return &serveAuth{
+		mode: fs.String("auth", envOr("PORTAL_AUTH", ""), "how bearer tokens are verified: dev (HS256 tokens minted by 'portald token') or oidc (the tenant's OpenID Connect provider); "+
+			"default dev with the embedded event store, oidc with --eventstore (env PORTAL_AUTH)"),
+		devSecret: fs.String("dev-secret", "", "dev: signing secret (at least 32 characters); default: <data-dir>/"+devKeyFile+", created when missing (env PORTAL_DEV_SECRET)"),
+		issuer:    fs.String("oidc-issuer", envOr("PORTAL_OIDC_ISSUER", ""), "oidc: the provider's issuer URL, exactly as in its tokens' iss (env PORTAL_OIDC_ISSUER)"),
+		audience:  fs.String("oidc-audience", envOr("PORTAL_OIDC_AUDIENCE", ""), "oidc: this API's audience, required in tokens' aud (env PORTAL_OIDC_AUDIENCE)"),
+		tenantClaim: fs.String("oidc-tenant-claim", envOr("PORTAL_OIDC_TENANT_CLAIM", auth.DefaultTenantClaim),
+			"oidc: the claim that carries the tenant id (env PORTAL_OIDC_TENANT_CLAIM)"),
+		serviceClients: fs.String("oidc-service-clients", envOr("PORTAL_OIDC_SERVICE_CLIENTS", ""),
+			"oidc: comma-separated client ids whose tokens (client credentials) are service principals (env PORTAL_OIDC_SERVICE_CLIENTS)"),
+		scopePrefix: fs.String("oidc-scope-prefix", envOr("PORTAL_OIDC_SCOPE_PREFIX", ""),
+			"oidc: prefix removed from service scopes; scopes without it are ignored (env PORTAL_OIDC_SCOPE_PREFIX)"),
+	}
+}
+
+// authenticator builds the configured authenticator: development HS256 tokens, or the
+// tenant's OpenID Connect provider.
+func (a *serveAuth) authenticator(ctx context.Context, fs *flag.FlagSet, cfg app.Config, logger *slog.Logger) (auth.Authenticator, error) {
+	mode := strings.ToLower(strings.TrimSpace(*a.mode))
+	if mode == "" {
+		mode = "dev"
+		if cfg.EventStoreURL != "" {
+			mode = "oidc"
+		}
+	}
+	switch mode {
+	case "dev":
+		for _, f := range []string{"oidc-issuer", "oidc-audience", "oidc-tenant-claim", "oidc-service-clients", "oidc-scope-prefix"} {
+			if given(fs, f) {
+				return nil, usageErr("--%s needs --auth oidc (authentication is dev)", f)
+			}
+		}
+		secret := secretFromEnv(*a.devSecret)
+		key, err := devSecret(secret, cfg.DataDir, true)
+		if err != nil {
+			return nil, err
+		}
+		dev, err := auth.NewDev(key)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		source := "--dev-secret / PORTAL_DEV_SECRET"
+		if secret == "" {
+			source = filepath.Join(cfg.DataDir, devKeyFile)
+		}
+		logger.Warn("DEVELOPMENT AUTHENTICATION IS ENABLED: the API accepts HS256 tokens signed with a local secret, "+
+			"minted by 'portald token --tenant T --sub S'; never expose this service to users (use --auth oidc)",
+			"auth", "dev", "secret", source, "issuer", auth.DevIssuer, "audience", auth.DevAudience)
+		return dev, nil
+	case "oidc":
+		if given(fs, "dev-secret") {
+			return nil, usageErr("--dev-secret needs --auth dev (authentication is oidc)")
+		}
+		if *a.issuer == "" || *a.audience == "" {
+			why := "with --auth oidc"
+			if *a.mode == "" {
+				why = "with --eventstore (authentication defaults to oidc; --auth dev for development)"
+			}
+			return nil, usageErr("--oidc-issuer and --oidc-audience are required %s (env PORTAL_OIDC_ISSUER, PORTAL_OIDC_AUDIENCE)", why)
+		}
+		o, err := auth.NewOIDC(auth.OIDCConfig{Issuer: *a.issuer, Audience: *a.audience, TenantClaim: *a.tenantClaim,
+			ServiceClients: splitList(*a.serviceClients), ScopePrefix: *a.scopePrefix, Logger: logger})
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		// Reach the provider now, so that a wrong issuer is found at start. A provider that
+		// does not answer does not stop the service: tokens are refused until it does.
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var de *auth.DiscoveryError
+		if err := o.Discover(dctx); errors.As(err, &de) && de.Permanent {
+			return nil, fmt.Errorf("OIDC provider %s: %v", *a.issuer, de.Err)
+		}
+		logger.Info("authentication: OpenID Connect", "issuer", *a.issuer, "audience", *a.audience,
+			"tenant_claim", *a.tenantClaim, "service_clients", *a.serviceClients)
+		return o, nil
+	}
+	return nil, usageErr("bad --auth %q: use dev or oidc", *a.mode)
 }

@@ -42,8 +42,8 @@ func TestServeRefusesBadInputWithOneLineError(t *testing.T) {
 		{"unknown flag", []string{"serve", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"bad log level", []string{"serve", "--log-level", "loud", "--data-dir", t.TempDir()}, 2, "bad --log-level"},
-		{"unreachable event store", []string{"serve", "--eventstore", "esdb://127.0.0.1:1?tls=false", "--http-addr", "127.0.0.1:0"}, 1, "event store at esdb://127.0.0.1:1?tls=false is not reachable"},
-		{"bad event store URL", []string{"serve", "--eventstore", "http://x", "--http-addr", "127.0.0.1:0"}, 1, "bad connection string"},
+		{"unreachable event store", []string{"serve", "--eventstore", "esdb://127.0.0.1:1?tls=false", "--http-addr", "127.0.0.1:0", "--auth", "dev", "--data-dir", t.TempDir()}, 1, "event store at esdb://127.0.0.1:1?tls=false is not reachable"},
+		{"bad event store URL", []string{"serve", "--eventstore", "http://x", "--http-addr", "127.0.0.1:0", "--auth", "dev", "--data-dir", t.TempDir()}, 1, "bad connection string"},
 		{"unreachable redis", []string{"serve", "--data-dir", t.TempDir(), "--esdb-listen", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--redis", "redis://127.0.0.1:1"}, 1, "redis at 127.0.0.1:1 is not reachable"},
 	}
 	for _, tc := range cases {
