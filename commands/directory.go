@@ -173,7 +173,7 @@ func (ds *Directories) runBatch(t domain.TenantID, e *tenantEntry, batch []*pend
 	)
 	for _, p := range batch {
 		if r, ok := e.replays[p.m.CommandID]; ok {
-			r.IDs, r.Replayed = p.ids, true
+			r.IDs, r.Replayed = replayIDs(p.ids), true
 			p.res = r
 			continue
 		}
@@ -242,8 +242,23 @@ func (ds *Directories) runBatch(t domain.TenantID, e *tenantEntry, batch []*pend
 	}
 	for p, first := range mirrors {
 		p.res, p.err = first.res, first.err
-		p.res.IDs, p.res.Replayed = p.ids, first.err == nil
+		p.res.IDs, p.res.Replayed = replayIDs(p.ids), first.err == nil
 	}
+}
+
+// replayIDs drops what a retry cannot give back: the first answer's secret invitation token
+// was shown once and only its hash is stored (resend the invitation for a new one).
+func replayIDs(ids map[string]string) map[string]string {
+	if _, ok := ids["invitation_token"]; !ok {
+		return ids
+	}
+	out := make(map[string]string, len(ids))
+	for k, v := range ids {
+		if k != "invitation_token" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // appendTimeout bounds one batch's catch-up and append.
