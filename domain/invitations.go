@@ -41,47 +41,9 @@ func (c InviteUser) decide(d *Directory, p Principal) ([]Event, error) {
 	if c.Person == "" || c.TokenHash == "" {
 		return nil, invalid("id", "person id and token are required")
 	}
-	class := ClassSupport
-	if c.Group != "" {
-		g, ok := d.Groups[c.Group]
-		if !ok {
-			return nil, notFound("group", string(c.Group))
-		}
-		if !g.SupportUser {
-			class = ClassNormal
-		}
-	}
-	role := c.Role
-	if role == "" && class == ClassSupport {
-		role = RoleMember
-	}
-	if role != "" && !role.valid() {
-		return nil, invalid("role", "must be master_admin, admin, manager, member or basic")
-	}
-	if err := c.Permissions.validate("permissions"); err != nil {
+	g, err := d.judgeUserGrant(p, home, c.Group, c.Role, c.Permissions, c.Sites)
+	if err != nil {
 		return nil, err
-	}
-	switch class {
-	case ClassNormal:
-		if !d.hasTenantPermission(p, PermUsersManage) {
-			return nil, forbidden("inviting normal users needs users:manage")
-		}
-	default:
-		if role == RoleMasterAdmin {
-			if !d.hasTenantPermission(p, PermUsersManage) {
-				return nil, forbidden("only a tenant user manager appoints a first master admin; otherwise transfer the role")
-			}
-		} else if !d.canManageUserAs(p, home.ID, role, c.Sites) {
-			return nil, forbidden("the acting user may not invite a %s into company %q", role, home.ID)
-		}
-	}
-	if role != "" {
-		if err := d.checkRoleSites(home, role, c.Sites); err != nil {
-			return nil, err
-		}
-		if role == RoleMasterAdmin && home.MasterAdmin != "" {
-			return nil, refuse(ErrMasterAdminExists, "company %q already has a master admin", home.ID)
-		}
 	}
 	if _, taken := d.PersonByEmail(email); taken {
 		return nil, refuse(ErrEmailTaken, "%s is already used in this tenant", email)
@@ -89,23 +51,89 @@ func (c InviteUser) decide(d *Directory, p Principal) ([]Event, error) {
 	if _, exists := d.People[c.Person]; exists {
 		return nil, refuse(ErrAlreadyExists, "person %q exists", c.Person)
 	}
-	if class == ClassNormal && d.SeatsUsed() >= d.Seats {
+	if g.class == ClassNormal && d.SeatsUsed() >= d.Seats {
 		return nil, refuse(ErrNoFreeSeat, "all %d seats are taken", d.Seats)
 	}
-	ttl := c.TTL
+	events := []Event{UserInvited{Person: c.Person, Name: name, Email: email, HomeCompany: home.ID, Group: c.Group,
+		Class: g.class, TokenHash: c.TokenHash, ExpiresAt: expiry(c.Now, c.TTL)}}
+	return append(events, g.membership(c.Person, home.ID)...), nil
+}
+
+// userGrant is what inviting or promoting makes of a person: its class (from the group) and,
+// for support users or when a role is given, its membership of the home company.
+type userGrant struct {
+	class Class
+	role  Role
+	perms PermissionSet
+	sites []SiteID
+}
+
+// judgeUserGrant decides the class and home membership of a new user of company home, and
+// whether p may create it: a normal user needs users:manage; a support user's role must be
+// one p may grant (a first master admin only by a tenant user manager, and only when the
+// company has none).
+func (d *Directory) judgeUserGrant(p Principal, home *Company, group GroupID, role Role, perms PermissionSet, sites []SiteID) (userGrant, error) {
+	g := userGrant{class: ClassSupport, role: role, perms: perms, sites: slices.Clone(sites)}
+	if group != "" {
+		grp, ok := d.Groups[group]
+		if !ok {
+			return g, notFound("group", string(group))
+		}
+		if !grp.SupportUser {
+			g.class = ClassNormal
+		}
+	}
+	if g.role == "" && g.class == ClassSupport {
+		g.role = RoleMember
+	}
+	if g.role != "" && !g.role.valid() {
+		return g, invalid("role", "must be master_admin, admin, manager, member or basic")
+	}
+	if err := perms.validate("permissions"); err != nil {
+		return g, err
+	}
+	switch {
+	case g.class == ClassNormal:
+		if !d.hasTenantPermission(p, PermUsersManage) {
+			return g, forbidden("creating normal users needs users:manage")
+		}
+	case g.role == RoleMasterAdmin:
+		if !d.hasTenantPermission(p, PermUsersManage) {
+			return g, forbidden("only a tenant user manager appoints a first master admin; otherwise transfer the role")
+		}
+	default:
+		if !d.canManageUserAs(p, home.ID, g.role, sites) {
+			return g, forbidden("the acting user may not make a %s of company %q", g.role, home.ID)
+		}
+	}
+	if g.role != "" {
+		if err := d.checkRoleSites(home, g.role, sites); err != nil {
+			return g, err
+		}
+		if g.role == RoleMasterAdmin && home.MasterAdmin != "" {
+			return g, refuse(ErrMasterAdminExists, "company %q already has a master admin", home.ID)
+		}
+	}
+	if g.perms.Named == "" && len(g.perms.List) == 0 {
+		g.perms = defaultPermissions(g.role)
+	}
+	return g, nil
+}
+
+// membership is the MembershipGranted of the grant, if it has a role.
+func (g userGrant) membership(person PersonID, home CompanyID) []Event {
+	if g.role == "" {
+		return nil
+	}
+	return []Event{MembershipGranted{Person: person, Company: home, Role: g.role, Permissions: g.perms, Sites: g.sites}}
+}
+
+// expiry is when an invitation issued at now with ttl (default DefaultInvitationTTL) runs out.
+func expiry(now time.Time, ttl time.Duration) time.Time {
 	if ttl <= 0 {
 		ttl = DefaultInvitationTTL
 	}
-	events := []Event{UserInvited{Person: c.Person, Name: name, Email: email, HomeCompany: home.ID, Group: c.Group,
-		Class: class, TokenHash: c.TokenHash, ExpiresAt: c.Now.Add(ttl)}}
-	if role != "" {
-		perms := c.Permissions
-		if perms.Named == "" && len(perms.List) == 0 {
-			perms = defaultPermissions(role)
-		}
-		events = append(events, MembershipGranted{Person: c.Person, Company: home.ID, Role: role, Permissions: perms, Sites: slices.Clone(c.Sites)})
-	}
-	return events, nil
+	return now.Add(ttl)
 }
 
 // defaultPermissions is the permission set a membership gets when none is given.
@@ -175,4 +203,89 @@ func (c AcceptInvitation) decide(d *Directory, p Principal) ([]Event, error) {
 		return nil, refuse(ErrAlreadyExists, "this login is already bound to a user of the tenant")
 	}
 	return []Event{InvitationAccepted{Person: person.ID, Subject: c.Subject}}, nil
+}
+
+// ResendInvitation replaces a pending invitation's token with a new one and a new expiry (the
+// old token stops working). Whoever may manage the invited user may resend it.
+type ResendInvitation struct {
+	Person    PersonID
+	TokenHash string
+	Now       time.Time
+	TTL       time.Duration
+}
+
+func (ResendInvitation) CommandName() string { return "ResendInvitation" }
+
+func (c ResendInvitation) decide(d *Directory, p Principal) ([]Event, error) {
+	target, err := d.person(p, c.Person)
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenHash == "" {
+		return nil, invalid("token", "a new token is required")
+	}
+	if !d.canManagePerson(p, target) {
+		return nil, forbidden("the acting user may not manage %q", target.ID)
+	}
+	if target.Status != StatusInvited || target.Invitation == nil {
+		return nil, refuse(ErrWrongState, "%q has no pending invitation (it is %s)", target.ID, target.Status)
+	}
+	return []Event{InvitationResent{Person: target.ID, TokenHash: c.TokenHash, ExpiresAt: expiry(c.Now, c.TTL)}}, nil
+}
+
+// RevokeInvitation withdraws a pending invitation: the invited user is removed and its seat and
+// e-mail are freed. An invited master admin keeps its company's role until it is transferred
+// (a deliberate act never leaves a company without its master admin).
+type RevokeInvitation struct {
+	Person PersonID
+}
+
+func (RevokeInvitation) CommandName() string { return "RevokeInvitation" }
+
+func (c RevokeInvitation) decide(d *Directory, p Principal) ([]Event, error) {
+	target, err := d.person(p, c.Person)
+	if err != nil {
+		return nil, err
+	}
+	if !d.canManagePerson(p, target) {
+		return nil, forbidden("the acting user may not manage %q", target.ID)
+	}
+	if target.Status != StatusInvited || target.Invitation == nil {
+		return nil, refuse(ErrWrongState, "%q has no pending invitation (it is %s)", target.ID, target.Status)
+	}
+	if co := d.masterAdminOf(target.ID); co != "" {
+		return nil, refuse(ErrLastMasterAdmin, "%q is the master admin of company %q; transfer the role first", target.ID, co)
+	}
+	return []Event{InvitationRevoked{Person: target.ID}}, nil
+}
+
+// ExpireInvitation records that an invitation ran out unused (the timer's command; Now is the
+// time the timer judged it at): only once it is past its expiry. The invited user is removed.
+// Expiry is a fact of time, not a choice: it ends even an invited master admin's role (the
+// company never had an active one; a tenant user manager appoints another).
+type ExpireInvitation struct {
+	Person PersonID
+	Now    time.Time
+}
+
+func (ExpireInvitation) CommandName() string { return "ExpireInvitation" }
+
+func (c ExpireInvitation) decide(d *Directory, p Principal) ([]Event, error) {
+	if !d.hasTenantPermission(p, PermUsersManage) {
+		return nil, forbidden("expiring invitations is the system's (or a tenant user manager's) task")
+	}
+	target, ok := d.People[c.Person]
+	if !ok || target.Status == StatusRemoved {
+		return nil, notFound("person", string(c.Person))
+	}
+	if target.Status != StatusInvited || target.Invitation == nil {
+		return nil, refuse(ErrWrongState, "%q has no pending invitation (it is %s)", target.ID, target.Status)
+	}
+	if c.Now.IsZero() {
+		return nil, invalid("now", "the time of judgement is required")
+	}
+	if c.Now.Before(target.Invitation.ExpiresAt) {
+		return nil, refuse(ErrWrongState, "the invitation of %q is valid until %s", target.ID, target.Invitation.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return []Event{InvitationExpired{Person: target.ID}}, nil
 }
