@@ -9,13 +9,38 @@ import (
 	"log/slog"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/portal-access/backend/internal/app"
 	"github.com/portal-access/backend/internal/auth"
+	"github.com/portal-access/backend/internal/demo"
 )
+
+// loadDemo loads the demo tenant and says how to log in as each of its people.
+func loadDemo(ctx context.Context, a *app.App, stdout io.Writer, logger *slog.Logger) error {
+	sum, err := demo.Load(ctx, a.Commands, a.Directories)
+	if err != nil {
+		return fmt.Errorf("load demo data: %w", err)
+	}
+	if sum.Loaded {
+		logger.Info("demo tenant loaded", "tenant", demo.Tenant)
+	} else {
+		logger.Info("demo tenant already present", "tenant", demo.Tenant)
+	}
+	subjects := make([]string, 0, len(sum.People))
+	for s := range sum.People {
+		subjects = append(subjects, s)
+	}
+	sort.Strings(subjects)
+	fmt.Fprintf(stdout, "demo tenant %q: log in as anyone below with  portald token --tenant %s --sub <login>\n", demo.Tenant, demo.Tenant)
+	for _, s := range subjects {
+		fmt.Fprintf(stdout, "  %-12s %s\n", s, sum.People[s])
+	}
+	return nil
+}
 
 func serve(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -27,6 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.RedisURL, "redis", envOr("PORTAL_REDIS", ""), "redis:// URL of an external Redis for read models; empty runs an in-process one (env PORTAL_REDIS)")
 	logLevel := fs.String("log-level", envOr("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	logFormat := fs.String("log-format", envOr("PORTAL_LOG_FORMAT", "text"), "text or json (env PORTAL_LOG_FORMAT)")
+	withDemo := fs.Bool("demo", envOr("PORTAL_DEMO", "") == "1", "load the demo tenant \"demo\" (every class, role and rule) unless it exists (env PORTAL_DEMO=1)")
 	af := authFlags(fs)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -45,6 +71,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	a, err := app.Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if *withDemo {
+		if err := loadDemo(ctx, a, stdout, logger); err != nil {
+			_ = a.Close(context.Background())
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "portald is serving on http://%s\n", a.HTTPAddr())
 	var served error
