@@ -1,0 +1,67 @@
+package testkit
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisAddr is the real Redis the tests use (PORTAL_TEST_REDIS overrides 127.0.0.1:6379).
+func RedisAddr() string {
+	if a := os.Getenv("PORTAL_TEST_REDIS"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// Redis connects to the real test Redis and returns a key prefix unique to the test; every key
+// under it is deleted when the test ends. A test fails — never skips — when Redis is down.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("the tests need a real Redis at %s (start it with: redis-server --daemonize yes --port 6379 --save \"\" --appendonly no): %v", RedisAddr(), err)
+	}
+	prefix := "test-" + uuid.NewString()[:8]
+	t.Cleanup(func() {
+		DeleteKeys(context.Background(), rdb, prefix+":*")
+		DeleteKeys(context.Background(), rdb, prefix+"*")
+		_ = rdb.Close()
+	})
+	return rdb, prefix
+}
+
+// DeleteKeys removes every key matching pattern.
+func DeleteKeys(ctx context.Context, rdb *redis.Client, pattern string) int {
+	n := 0
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			n += int(rdb.Unlink(ctx, batch...).Val())
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		n += int(rdb.Unlink(ctx, batch...).Val())
+	}
+	return n
+}
+
+// Keys lists every key matching pattern, for digests in tests.
+func Keys(ctx context.Context, rdb *redis.Client, pattern string) []string {
+	var out []string
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, iter.Val())
+	}
+	return out
+}
+
