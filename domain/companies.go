@@ -126,7 +126,7 @@ func (c AddSite) decide(d *Directory, p Principal) ([]Event, error) {
 	if c.Site == "" {
 		return nil, invalid("id", "required")
 	}
-	if d.siteOwner(c.Site) != "" {
+	if d.siteOwner(c.Site) != "" || d.retiredSites[c.Site] {
 		return nil, refuse(ErrAlreadyExists, "site %q exists", c.Site)
 	}
 	return []Event{SiteAdded{Company: c.Company, Site: c.Site, Name: name, Address: strings.TrimSpace(c.Address)}}, nil

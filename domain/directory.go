@@ -36,6 +36,9 @@ type Directory struct {
 	emails   map[string]PersonID // normalized e-mail -> person
 	tokens   map[string]PersonID // invitation token hash -> person
 	subjects map[string]PersonID // OIDC sub -> person
+	// retiredSites are removed sites: ids are never reused, so a read model indexing tickets
+	// by site never mixes two sites under one id.
+	retiredSites map[SiteID]bool
 }
 
 // Company is a customer, partner, contractor or the provider itself.
@@ -130,6 +133,7 @@ func NewDirectory(t TenantID) *Directory {
 	return &Directory{
 		Tenant: t, Companies: map[CompanyID]*Company{}, Groups: map[GroupID]*Group{}, People: map[PersonID]*Person{},
 		emails: map[string]PersonID{}, tokens: map[string]PersonID{}, subjects: map[string]PersonID{},
+		retiredSites: map[SiteID]bool{},
 	}
 }
 

@@ -88,6 +88,7 @@ func (e SiteRemoved) apply(d *Directory) {
 	if c := d.Companies[e.Company]; c != nil {
 		delete(c.Sites, e.Site)
 	}
+	d.retiredSites[e.Site] = true
 	for _, p := range d.People {
 		p.Sites.ReadSites = without(p.Sites.ReadSites, e.Site)
 		p.Sites.WriteSites = without(p.Sites.WriteSites, e.Site)

@@ -196,8 +196,13 @@ func (d *Directory) CanSeeTicket(p Principal, t TicketView) (bool, []string) {
 //
 // Permission sets refine the role- and scope-derived grounds: company_role, managed_site,
 // company_access, internal_unrestricted and a contractor admin's assignment hold only when the
-// permissions that apply to V for this ticket (see ticketPermissions) include tickets:read.
-// Explicit grounds — own request, a read site, being the assigned technician — need no permission.
+// permission set behind that ground grants tickets:read (see groundPermits): the membership
+// the role is held in (C's for company_role and managed_site, the contractor's for its admin),
+// and for company access the membership of C if V holds one, else V's home membership; a normal
+// user's group grants it for every ground. Each ground is thus decided by one company of the
+// ticket, never by the pair (company, contractor), so that a viewer's table can be materialized
+// per company, site and contractor (Directory.ScopeOf). Explicit grounds — own request, a read
+// site, being the assigned technician — need no permission.
 //
 // A system principal sees every ticket; a service client one when granted tickets:read or
 // tickets:write.
@@ -215,7 +220,8 @@ func (d *Directory) TicketReasons(p Principal, t TicketView) []TicketReason {
 	if a == nil || a.Type != TypeSystemUser || a.Status != StatusActive {
 		return nil
 	}
-	read := d.ticketPermissions(p, a, t)(PermTicketsRead)
+	// read: the permission set behind a role or partner-access ground in the ticket's company.
+	read := d.groundPermits(p, a, t.Company, true, PermTicketsRead)
 	var out []TicketReason
 	if t.Reporter != "" && t.Reporter == a.ID {
 		out = append(out, TicketReason{Rule: ReasonOwnRequest})
@@ -244,7 +250,8 @@ func (d *Directory) TicketReasons(p Principal, t TicketView) []TicketReason {
 	}
 	if t.Contractor != "" {
 		adminOfContractor := false
-		if m := a.Memberships[t.Contractor]; m != nil && (m.Role == RoleMasterAdmin || m.Role == RoleAdmin) && read {
+		if m := a.Memberships[t.Contractor]; m != nil && (m.Role == RoleMasterAdmin || m.Role == RoleAdmin) &&
+			d.groundPermits(p, a, t.Contractor, false, PermTicketsRead) {
 			adminOfContractor = true
 		}
 		if adminOfContractor || (t.Technician != "" && t.Technician == a.ID) {
@@ -254,10 +261,32 @@ func (d *Directory) TicketReasons(p Principal, t TicketView) []TicketReason {
 	return out
 }
 
-// ticketPermissions answers which permissions apply to user a for a ticket: a normal user's
-// group (tenant-wide) together with its membership of the ticket's company, if any; a support
-// user's membership of the ticket's company, else of the ticket's contractor, else of its home
-// company (for tickets it sees through a site grant or partner access).
+// groundPermits answers whether the permission set behind a visibility ground held in company
+// c grants perm: a normal user's group (tenant-wide) grants it for every company; otherwise the
+// membership of c decides when a has one. For a partner-access ground (viaScope) a support user
+// without a membership of c carries its home company's membership. It depends on c alone —
+// never on another company of the ticket — which is what lets ScopeOf resolve it per company.
+func (d *Directory) groundPermits(p Principal, a *Person, c CompanyID, viaScope bool, perm Permission) bool {
+	normal := d.ClassOf(a) == ClassNormal
+	if normal && d.hasTenantPermission(p, perm) {
+		return true
+	}
+	if m := a.Memberships[c]; c != "" && m != nil {
+		return m.Permissions.Has(perm)
+	}
+	if viaScope && !normal {
+		if m := a.Memberships[a.HomeCompany]; m != nil {
+			return m.Permissions.Has(perm)
+		}
+	}
+	return false
+}
+
+// ticketPermissions answers which permissions apply to user a for acting on a ticket (write,
+// comment — not visibility, see groundPermits): a normal user's group (tenant-wide) together
+// with its membership of the ticket's company, if any; a support user's membership of the
+// ticket's company, else of the ticket's contractor, else of its home company (for tickets it
+// sees through a site grant or partner access).
 func (d *Directory) ticketPermissions(p Principal, a *Person, t TicketView) func(Permission) bool {
 	var set *PermissionSet
 	for _, c := range []CompanyID{t.Company, t.Contractor, a.HomeCompany} {
