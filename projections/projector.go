@@ -56,6 +56,13 @@ type Preparer interface {
 	Prepare(ctx context.Context, keys Keys, rdb redis.Cmdable, upTo eventstore.Position) error
 }
 
+// Committer is implemented by projections that keep state in memory beside Redis: Committed is
+// called once an event's MULTI/EXEC succeeded, so that in-memory state moves only with Redis
+// (a failed transaction is retried against the state as it was).
+type Committer interface {
+	Committed(e Event)
+}
+
 // Runner applies one projection's events exactly once, in order.
 type Runner struct {
 	proj  Projection
@@ -181,6 +188,9 @@ func (r *Runner) Handle(msg *message.Message) error {
 	if err != nil {
 		return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(pos), err)
 	}
+	if c, ok := r.proj.(Committer); ok && fn != nil {
+		c.Committed(ev)
+	}
 	r.mu.Lock()
 	r.checkpoint = pos
 	close(r.advanced)
@@ -203,4 +213,76 @@ func (r *Runner) WaitFor(ctx context.Context, p eventstore.Position) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Batchable marks projections whose apply functions never read Redis (tx.R): their events can
+// be applied many to a transaction, which is how a rebuild reaches its speed.
+type Batchable interface {
+	Batchable() bool
+}
+
+// ApplyBatch applies recorded events (in log order) in one MULTI/EXEC with the checkpoint of
+// the last one. Projections that read Redis while applying get one transaction per event.
+func (r *Runner) ApplyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
+	if b, ok := r.proj.(Batchable); !ok || !b.Batchable() {
+		for _, e := range events {
+			msg := ToMessage(e)
+			msg.SetContext(ctx)
+			if err := r.Handle(msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var decoded []Event
+	var last eventstore.Position
+	cp := r.Position()
+	_, err := r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, Keys: r.keys}
+		for _, e := range events {
+			if !cp.Less(e.Position) {
+				continue
+			}
+			last = e.Position
+			fn := r.table[e.Type]
+			if fn == nil {
+				continue
+			}
+			dec, err := r.reg.Decode(e.Type, e.Data, e.Metadata)
+			if err != nil {
+				return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(e.Position), err)
+			}
+			payload, ok := dec.Payload.(domain.Event)
+			if !ok {
+				return fmt.Errorf("projections: %s: %s is not a domain event", r.Name(), e.Type)
+			}
+			ev := Event{Envelope: dec.Envelope, Payload: payload, Stream: e.Stream, Revision: e.Revision, Position: e.Position}
+			if err := fn(tx, ev); err != nil {
+				return err
+			}
+			if c, ok := r.proj.(Committer); ok {
+				// The in-memory state of a batchable projection moves per event inside the
+				// batch; a failed batch fails the rebuild, which starts over.
+				c.Committed(ev)
+			}
+			decoded = append(decoded, ev)
+		}
+		if last.IsZero() {
+			return nil
+		}
+		pipe.Set(ctx, r.keys.Checkpoint(r.Name()), FormatPosition(last), 0)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !last.IsZero() {
+		r.mu.Lock()
+		r.checkpoint = last
+		close(r.advanced)
+		r.advanced = make(chan struct{})
+		r.mu.Unlock()
+		r.applied.Add(int64(len(decoded)))
+	}
+	return nil
 }

@@ -21,6 +21,9 @@ import (
 	"github.com/portal-access/backend/internal/esdbserver"
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/httpserver"
+	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/directory"
+	"github.com/portal-access/backend/projections/visibility"
 )
 
 // Config is everything the service needs to start. Empty EventStoreURL and RedisURL select the
@@ -47,6 +50,8 @@ type App struct {
 	// Directories and Commands are the command side, for operator tools running in-process.
 	Directories *commands.Directories
 	Commands    *commands.Handlers
+	// Projections keep the read models in Redis up to date.
+	Projections *projections.Service
 	http        *http.Server
 	httpLis     net.Listener
 	served      chan error
@@ -114,6 +119,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.Directories = commands.NewDirectories(a.Store, reg)
 	a.Commands = commands.NewHandlers(a.Directories, commands.NewTickets(a.Store, reg), cfg.Logger)
+	a.Projections, err = projections.Start(ctx, a.Redis, a.Store, reg, ReadModels(a.Store, reg), projections.DefaultPrefix, cfg.Logger)
+	if err != nil {
+		return a, fmt.Errorf("start projections: %w", err)
+	}
 	if cfg.Authenticator != nil {
 		httpapi.New(a.Commands, a.Directories, cfg.Logger).Register(engine, cfg.Authenticator)
 	}
@@ -144,6 +153,9 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
+	if a.Projections != nil {
+		_ = a.Projections.Close()
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
@@ -159,6 +171,13 @@ func (a *App) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ReadModels lists the projections the service maintains.
+func ReadModels(store projections.Source, reg *eventschema.Registry) projections.Factory {
+	return func() []projections.Projection {
+		return []projections.Projection{visibility.New(store, reg), directory.New()}
+	}
 }
 
 // redact hides credentials in a connection string before it is logged.
