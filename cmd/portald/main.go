@@ -18,6 +18,7 @@ Usage:
   portald serve [flags]            run the service (embedded event store and read-model store by default)
   portald tenant create [flags]    bootstrap a tenant and invite its first admin
   portald token [flags]            mint a development token (development authentication only)
+  portald rebuild [flags]          drop and rebuild every read model in Redis from the event log
   portald help                     show this help
 
 Run 'portald <command> -h' for the flags of a command.
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return token(args[1:], stdout, stderr)
 	case "tenant":
 		return tenant(args[1:], stdout, stderr)
+	case "rebuild":
+		return rebuild(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -173,6 +173,8 @@ type commandSide struct {
 	handlers *commands.Handlers
 	where    string
 	close    func()
+	store    *eventstore.Client
+	reg      *eventschema.Registry
 }
 
 // openCommandSide reaches the event store the service uses. With --eventstore that is the
@@ -252,6 +254,8 @@ func newCommandSide(store *eventstore.Client, where string, closeServer func(), 
 	}
 	dirs := commands.NewDirectories(store, reg)
 	return &commandSide{
+		store:    store,
+		reg:      reg,
 		handlers: commands.NewHandlers(dirs, commands.NewTickets(store, reg), logger),
 		where:    where,
 		close: func() {
