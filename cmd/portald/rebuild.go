@@ -22,6 +22,7 @@ import (
 func rebuild(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("rebuild", stderr)
 	redisURL := fs.String("redis", envOr("PORTAL_REDIS", ""), "redis:// URL of the Redis holding the read models (env PORTAL_REDIS); required")
+	prefix := fs.String("redis-prefix", envOr("PORTAL_REDIS_PREFIX", "pa"), "prefix of the read-model keys in Redis (env PORTAL_REDIS_PREFIX)")
 	esURL := fs.String("eventstore", envOr("PORTAL_EVENTSTORE", ""), "esdb:// connection string of an external EventStoreDB (env PORTAL_EVENTSTORE)")
 	esdbListen := fs.String("esdb-listen", envOr("PORTAL_ESDB_LISTEN", "127.0.0.1:2113"), "a running portald's embedded event store (env PORTAL_ESDB_LISTEN)")
 	dataDir := fs.String("data-dir", envOr("PORTAL_DATA_DIR", "./data"), "the embedded event store's data directory when no portald runs (env PORTAL_DATA_DIR)")
@@ -58,7 +59,7 @@ func rebuild(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "rebuilding the read models (event store: %s; log head %s)\n", side.where, head)
 	start := time.Now()
 	var events uint64
-	gen, err := projections.Rebuild(ctx, rdb, side.store, side.reg, app.ReadModels(side.store, side.reg), projections.DefaultPrefix, head,
+	gen, err := projections.Rebuild(ctx, rdb, side.store, side.reg, app.ReadModels(side.store, side.reg), *prefix, head,
 		func(done, total uint64, elapsed time.Duration) {
 			events = done
 			fmt.Fprint(stderr, "\r"+progressBar(done, total, elapsed))

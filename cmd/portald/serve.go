@@ -49,6 +49,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", envOr("PORTAL_HTTP_ADDR", "127.0.0.1:8080"), "address of the HTTP API (env PORTAL_HTTP_ADDR)")
 	fs.StringVar(&cfg.ESDBListen, "esdb-listen", envOr("PORTAL_ESDB_LISTEN", "127.0.0.1:2113"), "gRPC address of the embedded event store (env PORTAL_ESDB_LISTEN)")
 	fs.StringVar(&cfg.EventStoreURL, "eventstore", envOr("PORTAL_EVENTSTORE", ""), "esdb:// connection string of an external EventStoreDB; empty runs the embedded one (env PORTAL_EVENTSTORE)")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", envOr("PORTAL_REDIS_PREFIX", "pa"), "prefix of the read-model keys in Redis (env PORTAL_REDIS_PREFIX)")
 	fs.StringVar(&cfg.RedisURL, "redis", envOr("PORTAL_REDIS", ""), "redis:// URL of an external Redis for read models; empty runs an in-process one (env PORTAL_REDIS)")
 	logLevel := fs.String("log-level", envOr("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	logFormat := fs.String("log-format", envOr("PORTAL_LOG_FORMAT", "text"), "text or json (env PORTAL_LOG_FORMAT)")

@@ -34,9 +34,18 @@ type Config struct {
 	ESDBListen    string
 	EventStoreURL string
 	RedisURL      string
-	Logger        *slog.Logger
+	// RedisPrefix namespaces the read-model keys (default "pa"), so that services share a Redis.
+	RedisPrefix string
+	Logger      *slog.Logger
 	// Authenticator verifies bearer tokens (development HS256 or the tenant's OIDC provider).
 	Authenticator auth.Authenticator
+}
+
+func (c Config) prefix() string {
+	if c.RedisPrefix == "" {
+		return projections.DefaultPrefix
+	}
+	return c.RedisPrefix
 }
 
 // App is a running service.
@@ -119,7 +128,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.Directories = commands.NewDirectories(a.Store, reg)
 	a.Commands = commands.NewHandlers(a.Directories, commands.NewTickets(a.Store, reg), cfg.Logger)
-	a.Projections, err = projections.Start(ctx, a.Redis, a.Store, reg, ReadModels(a.Store, reg), projections.DefaultPrefix, cfg.Logger)
+	a.Projections, err = projections.Start(ctx, a.Redis, a.Store, reg, ReadModels(a.Store, reg), cfg.prefix(), cfg.Logger)
 	if err != nil {
 		return a, fmt.Errorf("start projections: %w", err)
 	}

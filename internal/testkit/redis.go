@@ -2,7 +2,12 @@ package testkit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,3 +70,42 @@ func Keys(ctx context.Context, rdb *redis.Client, pattern string) []string {
 	return out
 }
 
+// Digest hashes every key matching pattern — its name without strip, and its content — so that
+// two read models can be compared whatever their key prefix. Keys containing skip are left out
+// ("" skips nothing).
+func Digest(ctx context.Context, rdb *redis.Client, pattern, strip, skip string) (string, int) {
+	names := Keys(ctx, rdb, pattern)
+	slices.Sort(names)
+	h := sha256.New()
+	n := 0
+	for _, k := range names {
+		if skip != "" && strings.Contains(k, skip) {
+			continue
+		}
+		n++
+		fmt.Fprintf(h, "%s\n", strings.TrimPrefix(k, strip))
+		switch rdb.Type(ctx, k).Val() {
+		case "hash":
+			m := rdb.HGetAll(ctx, k).Val()
+			fs := make([]string, 0, len(m))
+			for f, v := range m {
+				fs = append(fs, f+"="+v)
+			}
+			slices.Sort(fs)
+			fmt.Fprintln(h, fs)
+		case "set":
+			m := rdb.SMembers(ctx, k).Val()
+			slices.Sort(m)
+			fmt.Fprintln(h, m)
+		case "zset":
+			fmt.Fprintln(h, rdb.ZRangeWithScores(ctx, k, 0, -1).Val())
+		case "list":
+			fmt.Fprintln(h, rdb.LRange(ctx, k, 0, -1).Val())
+		case "stream":
+			fmt.Fprintln(h, len(rdb.XRange(ctx, k, "-", "+").Val()))
+		default:
+			fmt.Fprintln(h, rdb.Get(ctx, k).Val())
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
