@@ -143,4 +143,3 @@ func TestPoisonedEventIsParkedAndMarksTheProjectionUnhealthy(t *testing.T) {
 		t.Fatalf("applied %v, want [a b]", names)
 	}
 }
-

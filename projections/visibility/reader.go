@@ -21,7 +21,9 @@ type Reader struct {
 }
 
 // NewReader reads the generation keys describes.
-func NewReader(rdb redis.Cmdable, keys projections.Keys) *Reader { return &Reader{rdb: rdb, keys: keys} }
+func NewReader(rdb redis.Cmdable, keys projections.Keys) *Reader {
+	return &Reader{rdb: rdb, keys: keys}
+}
 
 // ErrNoTable is returned for a viewer without a visibility table (contacts, invited, suspended,
 // removed or unknown people): every read as them is refused.
