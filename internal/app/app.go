@@ -121,6 +121,17 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return err
 		}},
 		httpserver.Check{Name: "redis", Probe: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }},
+		httpserver.Check{Name: "projections", Probe: func(context.Context) error {
+			if a.Projections == nil {
+				return errors.New("not started")
+			}
+			for _, r := range a.Projections.Runners() {
+				if !r.Healthy() {
+					return fmt.Errorf("%s parked an event in the dead-letter stream: %s", r.Name(), r.LastError())
+				}
+			}
+			return nil
+		}},
 	)
 	reg, err := eventschema.Portal()
 	if err != nil {
