@@ -22,6 +22,7 @@ import (
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/httpserver"
 	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/audit"
 	"github.com/portal-access/backend/projections/directory"
 	"github.com/portal-access/backend/projections/visibility"
 )
@@ -196,7 +197,7 @@ func (a *App) Close(ctx context.Context) error {
 // ReadModels lists the projections the service maintains.
 func ReadModels(store projections.Source, reg *eventschema.Registry) projections.Factory {
 	return func() []projections.Projection {
-		return []projections.Projection{visibility.New(store, reg), directory.New()}
+		return []projections.Projection{visibility.New(store, reg), directory.New(), audit.Projection{Registry: reg}}
 	}
 }
 

@@ -1,0 +1,491 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/domain"
+	"github.com/portal-access/backend/internal/eventstore"
+	"github.com/portal-access/backend/projections"
+)
+
+// Page sizes and the work one Query call may do.
+const (
+	DefaultLimit   = 100
+	MaxLimit       = 1000
+	DefaultMaxScan = 5000
+)
+
+// maxBatch bounds the candidates read from an index at once.
+const maxBatch = 1000
+
+// ErrInvalidFilter is returned (wrapped) for a filter that cannot be answered.
+var ErrInvalidFilter = errors.New("audit: invalid filter")
+
+// Filter selects audit entries. Empty fields do not filter; set fields must all match.
+type Filter struct {
+	// Actor is "user:<person id>", "service:<client id>" or "system" (eventschema.Actor.String).
+	Actor string
+	// Subject is any id the payload names (person, company, group, site, ticket, document, …).
+	Subject string
+	// Company is a company the event concerns: the actor's company or one the payload names.
+	Company string
+	// Type is an event type, e.g. "MembershipGranted".
+	Type string
+	// From (inclusive) and To (exclusive) bound occurred_at; zero means unbounded.
+	From, To time.Time
+	// After is the exclusive cursor: only entries after this log position. Zero: from the start.
+	After eventstore.Position
+	// Limit is the page size: DefaultLimit when 0, at most MaxLimit.
+	Limit int
+	// MaxScan bounds the candidates one call examines (DefaultMaxScan when 0), so that a sparse
+	// combination of filters answers a short page with a Next cursor instead of scanning the log.
+	MaxScan int
+}
+
+// Page is one page of entries in log order. Next is the cursor to pass as After for the rest:
+// zero when there is nothing more (as of this call). A page may hold fewer than Limit entries,
+// even none, and still have a Next: the call reached its MaxScan.
+type Page struct {
+	Entries []Entry             `json:"entries"`
+	Next    eventstore.Position `json:"next"`
+}
+
+// bound is one end of the window of members a query looks at.
+type bound struct {
+	member    string
+	inclusive bool
+	set       bool
+}
+
+// below reports whether m is before the lower bound lo.
+func (lo bound) below(m string) bool {
+	return lo.set && (m < lo.member || (m == lo.member && !lo.inclusive))
+}
+
+// above reports whether m is after the upper bound hi (always inclusive).
+func (hi bound) above(m string) bool { return hi.set && m > hi.member }
+
+func (lo bound) minScore() string {
+	if !lo.set {
+		return "-inf"
+	}
+	return strconv.FormatUint(commitOf(lo.member), 10)
+}
+
+func (hi bound) maxScore() string {
+	if !hi.set {
+		return "+inf"
+	}
+	return strconv.FormatUint(commitOf(hi.member), 10)
+}
+
+// Query answers one page of the tenant's audit trail. It picks the most selective index among
+// the filters (counting each one's entries within the position window), walks it in log order
+// from the cursor with ZRANGE BYSCORE … LIMIT, checks the other filters for each batch of
+// candidates (ZMSCORE on their indexes, then occurred_at on the fetched entries), and stops at
+// Limit entries or MaxScan candidates, whichever comes first.
+func Query(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, tenant domain.TenantID, f Filter) (Page, error) {
+	raw, err := queryRaw(ctx, rdb, keys, tenant, f)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Entries: make([]Entry, len(raw.entries)), Next: raw.next}
+	for i, data := range raw.entries {
+		if err := json.Unmarshal([]byte(data), &page.Entries[i]); err != nil {
+			return Page{}, fmt.Errorf("audit: entry: %w", err)
+		}
+	}
+	return page, nil
+}
+
+// rawPage is a page of entries as stored (the JSON of Entry).
+type rawPage struct {
+	entries []string
+	next    eventstore.Position
+}
+
+func queryRaw(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, tenant domain.TenantID, f Filter) (rawPage, error) {
+	if tenant == "" {
+		return rawPage{}, fmt.Errorf("%w: no tenant", ErrInvalidFilter)
+	}
+	if f.Limit < 0 || f.MaxScan < 0 {
+		return rawPage{}, fmt.Errorf("%w: negative limit", ErrInvalidFilter)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return rawPage{}, fmt.Errorf("%w: from %s is not before to %s", ErrInvalidFilter, f.From.Format(time.RFC3339Nano), f.To.Format(time.RFC3339Nano))
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	maxScan := f.MaxScan
+	if maxScan == 0 {
+		maxScan = DefaultMaxScan
+	}
+	ks := keyspaceOf(keys, tenant)
+
+	lo, hi, empty, err := window(ctx, rdb, ks, f)
+	if err != nil || empty {
+		return rawPage{}, err
+	}
+
+	var indexes []string
+	if f.Actor != "" {
+		indexes = append(indexes, ks.actor(f.Actor))
+	}
+	if f.Type != "" {
+		indexes = append(indexes, ks.eventType(f.Type))
+	}
+	if f.Company != "" {
+		indexes = append(indexes, ks.company(f.Company))
+	}
+	if f.Subject != "" {
+		indexes = append(indexes, ks.subject(f.Subject))
+	}
+	if len(indexes) == 0 {
+		indexes = append(indexes, ks.all())
+	}
+	if len(indexes) > 1 {
+		counts := make([]*redis.IntCmd, len(indexes))
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range indexes {
+				counts[i] = p.ZCount(ctx, k, lo.minScore(), hi.maxScore())
+			}
+			return nil
+		})
+		if err != nil {
+			return rawPage{}, fmt.Errorf("audit: query: %w", err)
+		}
+		best := 0
+		for i, c := range counts {
+			if c.Val() == 0 {
+				return rawPage{}, nil // one filter has nothing in the window
+			}
+			if c.Val() < counts[best].Val() {
+				best = i
+			}
+		}
+		indexes[0], indexes[best] = indexes[best], indexes[0]
+	}
+
+	q := query{rdb: rdb, ks: ks, f: f, others: indexes[1:]}
+	sc := scanner{key: indexes[0], lo: lo, hi: hi}
+	return q.run(ctx, &sc, limit, maxScan)
+}
+
+// window turns the cursor and the time range into bounds on members. empty is true when the
+// window holds no event.
+func window(ctx context.Context, rdb redis.Cmdable, ks keyspace, f Filter) (lo, hi bound, empty bool, err error) {
+	if !f.After.IsZero() {
+		lo = bound{member: member(f.After), set: true}
+	}
+	if f.From.IsZero() && f.To.IsZero() {
+		return lo, hi, false, nil
+	}
+	var first, last *redis.StringSliceCmd
+	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if !f.From.IsZero() {
+			// The first event at or after From is a prefix maximum (everything before it is
+			// earlier), so no event at or after From precedes the first prefix maximum at or
+			// after From. Scores are whole ms, floored: a superset, checked exactly later.
+			first = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ks.timeFirst(), ByScore: true,
+				Start: strconv.FormatInt(f.From.UnixMilli(), 10), Stop: "+inf", Count: 1})
+		}
+		if !f.To.IsZero() {
+			// Symmetrically, the last event before To is a suffix minimum (everything after it is
+			// later), so none follows the last suffix minimum before To.
+			to := f.To.UnixMilli()
+			if f.To.Equal(time.UnixMilli(to)) {
+				to-- // To is exclusive
+			}
+			last = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ks.timeLast(), ByScore: true, Rev: true,
+				Start: strconv.FormatInt(to, 10), Stop: "-inf", Count: 1})
+		}
+		return nil
+	})
+	if err != nil {
+		return lo, hi, false, fmt.Errorf("audit: query time window: %w", err)
+	}
+	if first != nil {
+		if len(first.Val()) == 0 {
+			return lo, hi, true, nil
+		}
+		if m := first.Val()[0]; !lo.set || m > lo.member {
+			lo = bound{member: m, inclusive: true, set: true}
+		}
+	}
+	if last != nil {
+		if len(last.Val()) == 0 {
+			return lo, hi, true, nil
+		}
+		hi = bound{member: last.Val()[0], inclusive: true, set: true}
+	}
+	if lo.set && hi.set && (hi.member < lo.member || hi.member == lo.member && !lo.inclusive) {
+		return lo, hi, true, nil
+	}
+	return lo, hi, false, nil
+}
+
+// scanner walks one index in log order within [lo, hi], batch by batch. Members that share a
+// score (one commit) are resumed by offset, so a page boundary inside a transaction is exact.
+type scanner struct {
+	key    string
+	lo, hi bound
+	score  uint64 // the score the next ZRANGE starts at
+	skip   int64  // members with that score already read
+	primed bool
+	done   bool // nothing left in the window after what was delivered
+}
+
+// next delivers up to n members after those already delivered, in log order; none once done.
+func (s *scanner) next(ctx context.Context, rdb redis.Cmdable, n int) ([]string, error) {
+	if !s.primed {
+		s.primed = true
+		if s.lo.set {
+			s.score = commitOf(s.lo.member)
+		}
+	}
+	for !s.done {
+		res, err := rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key, ByScore: true,
+			Start: strconv.FormatUint(s.score, 10), Stop: s.hi.maxScore(), Offset: s.skip, Count: int64(n)}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("audit: query %s: %w", s.key, err)
+		}
+		s.done = len(res) < n
+		out := res[:0]
+		for _, m := range res {
+			if len(m) != 32 {
+				return nil, fmt.Errorf("audit: bad member %q in %s", m, s.key)
+			}
+			if c := commitOf(m); c == s.score {
+				s.skip++
+			} else {
+				s.score, s.skip = c, 1
+			}
+			if s.lo.below(m) {
+				continue // at the cursor's commit, not after the cursor
+			}
+			if s.hi.above(m) {
+				s.done = true
+				break
+			}
+			out = append(out, m)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	return nil, nil
+}
+
+type query struct {
+	rdb    redis.Cmdable
+	ks     keyspace
+	f      Filter
+	others []string
+}
+
+// run fills a page from the scanner's candidates: at most limit entries, at most maxScan
+// candidates consumed. A candidate is consumed once it is accepted or rejected; the cursor is
+// the last one consumed.
+func (q query) run(ctx context.Context, sc *scanner, limit, maxScan int) (rawPage, error) {
+	var page rawPage
+	examined := 0
+	last := ""               // the last candidate consumed
+	consumedBatch := true    // every candidate the scanner delivered was consumed
+	size := max(2*limit, 64) // candidates per batch: doubles while filters reject them
+	for len(page.entries) < limit && examined < maxScan {
+		batch, err := sc.next(ctx, q.rdb, min(size, maxScan-examined, maxBatch))
+		size *= 2
+		if err != nil {
+			return rawPage{}, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		keep, err := q.matchIndexes(ctx, batch)
+		if err != nil {
+			return rawPage{}, err
+		}
+		i := 0 // the next candidate of batch to consume
+		for i < len(batch) && len(page.entries) < limit {
+			// Fetch as many survivors as could still fit in the page (all of them fit unless
+			// the time range rejects some, then the loop fetches more).
+			var want []string
+			j := i
+			for ; j < len(batch) && len(want) < limit-len(page.entries); j++ {
+				if keep[j] {
+					want = append(want, batch[j])
+				}
+			}
+			entries, err := q.fetch(ctx, want)
+			if err != nil {
+				return rawPage{}, err
+			}
+			k := 0
+			for ; i < j && len(page.entries) < limit; i++ {
+				if !keep[i] {
+					continue
+				}
+				ok, err := q.inTime(entries[k])
+				if err != nil {
+					return rawPage{}, fmt.Errorf("audit: entry %s: %w", batch[i], err)
+				}
+				if ok {
+					page.entries = append(page.entries, entries[k])
+				}
+				k++
+			}
+		}
+		examined += i
+		last = batch[i-1]
+		consumedBatch = i == len(batch)
+	}
+	if last == "" || sc.done && consumedBatch {
+		return page, nil // the window is exhausted: no next page
+	}
+	pos, err := parseMember(last)
+	if err != nil {
+		return rawPage{}, err
+	}
+	page.next = pos
+	return page, nil
+}
+
+// matchIndexes reports, for each candidate, whether it is in every other filter's index.
+func (q query) matchIndexes(ctx context.Context, batch []string) ([]bool, error) {
+	keep := make([]bool, len(batch))
+	for i := range keep {
+		keep[i] = true
+	}
+	if len(q.others) == 0 {
+		return keep, nil
+	}
+	cmds := make([]*redis.Cmd, len(q.others))
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range q.others {
+			args := make([]any, 0, 2+len(batch))
+			args = append(args, "ZMSCORE", k)
+			for _, m := range batch {
+				args = append(args, m)
+			}
+			cmds[i] = p.Do(ctx, args...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: query: %w", err)
+	}
+	for _, c := range cmds {
+		scores, err := c.Slice()
+		if err != nil || len(scores) != len(batch) {
+			return nil, fmt.Errorf("audit: query: ZMSCORE answered %d of %d: %v", len(scores), len(batch), err)
+		}
+		for i, s := range scores {
+			if s == nil {
+				keep[i] = false
+			}
+		}
+	}
+	return keep, nil
+}
+
+// fetch reads the stored entries of members, in order.
+func (q query) fetch(ctx context.Context, members []string) ([]string, error) {
+	if len(members) == 0 {
+		return nil, nil
+	}
+	vals, err := q.rdb.MGet(ctx, q.ks.entries(members)...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("audit: query entries: %w", err)
+	}
+	out := make([]string, len(members))
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("audit: entry %s is indexed but missing", members[i])
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// inTime checks a stored entry's occurred_at against the filter's time range.
+func (q query) inTime(data string) (bool, error) {
+	if q.f.From.IsZero() && q.f.To.IsZero() {
+		return true, nil
+	}
+	t, err := occurredAt(data)
+	if err != nil {
+		return false, err
+	}
+	return (q.f.From.IsZero() || !t.Before(q.f.From)) && (q.f.To.IsZero() || t.Before(q.f.To)), nil
+}
+
+// occurredAt reads the occurred_at of a stored entry without decoding all of it: Apply writes
+// the envelope's fields before the payload, and a quote inside a JSON string is escaped, so the
+// first `"occurred_at":"` is the envelope's key.
+func occurredAt(data string) (time.Time, error) {
+	const key = `"occurred_at":"`
+	if i := strings.Index(data, key); i >= 0 {
+		rest := data[i+len(key):]
+		if j := strings.IndexByte(rest, '"'); j >= 0 {
+			if t, err := time.Parse(time.RFC3339Nano, rest[:j]); err == nil {
+				return t, nil
+			}
+		}
+	}
+	var e struct {
+		OccurredAt time.Time `json:"occurred_at"`
+	}
+	err := json.Unmarshal([]byte(data), &e)
+	return e.OccurredAt, err
+}
+
+// ExportPageSize is the page size Export reads with when the filter has no Limit.
+const ExportPageSize = 500
+
+// Export writes every entry matching f after f.After, in log order, as NDJSON (one Entry as a
+// JSON object per line), page by page: it holds one page in memory and flushes w after each.
+// The lines are the entries as stored, without decoding and encoding them again. f.Limit is the
+// page size (ExportPageSize when 0), not a total. n is the number of entries written.
+func Export(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, tenant domain.TenantID, f Filter, w io.Writer) (n int, err error) {
+	if f.Limit == 0 {
+		f.Limit = ExportPageSize
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		page, err := queryRaw(ctx, rdb, keys, tenant, f)
+		if err != nil {
+			return n, err
+		}
+		for _, data := range page.entries {
+			bw.WriteString(data) // json.Marshal output: one line
+			if err := bw.WriteByte('\n'); err != nil {
+				return n, fmt.Errorf("audit: export: %w", err)
+			}
+			n++
+		}
+		if err := bw.Flush(); err != nil {
+			return n, fmt.Errorf("audit: export: %w", err)
+		}
+		if page.next.IsZero() {
+			return n, nil
+		}
+		f.After = page.next
+	}
+}
