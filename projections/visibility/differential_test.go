@@ -102,6 +102,7 @@ func compare(t testing.TB, rd *visibility.Reader, w *world.World) (checks int) {
 			}
 			checks++
 		}
+		checks += compareOtherResources(t, rd, w, v)
 		gotIDs, err := rd.TicketIDs(ctx, w.Tenant, v)
 		if err != nil {
 			t.Fatal(err)
@@ -133,5 +134,38 @@ func TestReadModelEqualsReferenceOnRandomWorlds(t *testing.T) {
 		checks += compare(t, visibility.NewReader(rdb, keys), w)
 		testkit.DeleteKeys(ctx, rdb, keys.Generation())
 	}
-	t.Logf("%d worlds, %d events, %d viewer×ticket checks in %v", worlds, events, checks, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d worlds, %d events, %d viewer×resource checks in %v", worlds, events, checks, time.Since(start).Round(time.Millisecond))
+}
+
+// compareOtherResources checks companies, company documents and people for one viewer.
+func compareOtherResources(t testing.TB, rd *visibility.Reader, w *world.World, v domain.PersonID) (checks int) {
+	d := w.Directory
+	full, err := rd.FullScope(context.Background(), w.Tenant, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range w.Companies() {
+		_, want := d.CanSeeCompany(domain.User(v), c)
+		if _, got := full.SeesCompany(c); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d: viewer %s company %s: read model %v, reference %v", w.Seed, v, c, got, want)
+		}
+		want = d.CompanyDocumentReasons(domain.User(v), c)
+		if _, got := full.CompanyDocuments(c); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d: viewer %s documents of %s: read model %v, reference %v", w.Seed, v, c, got, want)
+		}
+		checks += 2
+	}
+	if w.Seed%5 != 0 {
+		return checks // people for one world in five: the reference is quadratic in people
+	}
+	visible := d.VisibleTickets(domain.User(v), w.TicketRefs())
+	for _, target := range w.People {
+		wantVis, wantWhy := d.PersonVisibility(domain.User(v), target, visible)
+		gotVis, gotWhy := full.PersonVisibility(d.People[target], visible)
+		if gotVis != wantVis || fmt.Sprint(gotWhy) != fmt.Sprint(wantWhy) {
+			t.Fatalf("seed %d: viewer %s person %s: read model %s %v, reference %s %v", w.Seed, v, target, gotVis, gotWhy, wantVis, wantWhy)
+		}
+		checks++
+	}
+	return checks
 }

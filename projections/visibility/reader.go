@@ -187,3 +187,36 @@ func decodeSite(s *domain.Scope, site domain.SiteID, v string) {
 		s.ManagedSiteCompany[site] = domain.CompanyID(company)
 	}
 }
+
+// FullScope loads everything of the viewer's table: tickets, companies, company documents and
+// people (O(size of the viewer's scope)).
+func (r *Reader) FullScope(ctx context.Context, t domain.TenantID, viewer domain.PersonID) (domain.Scope, error) {
+	s, err := r.TicketScope(ctx, t, viewer)
+	if err != nil {
+		return s, err
+	}
+	v := r.keys.Tenant(t) + "vis:v:" + string(viewer)
+	pipe := r.rdb.Pipeline()
+	meta, co, cd, pc, ps := pipe.HGetAll(ctx, v), pipe.HGetAll(ctx, v+":co"), pipe.HGetAll(ctx, v+":cd"), pipe.HGetAll(ctx, v+":pc"), pipe.HGetAll(ctx, v+":ps")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s, err
+	}
+	m := meta.Val()
+	s.Class, s.HomeCompany = domain.Class(m["class"]), domain.CompanyID(m["home"])
+	s.AllCompanies, s.AllCompanyDocuments, s.PeopleOfAllCompanies = m["all_companies"] == "1", m["all_docs"] == "1", m["people_all"] == "1"
+	s.VisibleCompanies, s.CompanyDocs = map[domain.CompanyID][]domain.TicketReason{}, map[domain.CompanyID][]domain.TicketReason{}
+	s.PeopleCompanies, s.PeopleSites = map[domain.CompanyID][]string{}, map[domain.SiteID]domain.CompanyID{}
+	for c, rs := range co.Val() {
+		s.VisibleCompanies[domain.CompanyID(c)] = DecodeReasons(rs)
+	}
+	for c, rs := range cd.Val() {
+		s.CompanyDocs[domain.CompanyID(c)] = DecodeReasons(rs)
+	}
+	for c, gs := range pc.Val() {
+		s.PeopleCompanies[domain.CompanyID(c)] = strings.Split(gs, ",")
+	}
+	for site, c := range ps.Val() {
+		s.PeopleSites[domain.SiteID(site)] = domain.CompanyID(c)
+	}
+	return s, nil
+}
