@@ -57,21 +57,7 @@ func appendCompanies(t *testing.T, store *eventstore.Client, names ...string) ev
 
 func run(t *testing.T, rdb *redis.Client, store *eventstore.Client, prefix string) (*projections.Runner, func()) {
 	t.Helper()
-	runner := projections.NewRunner(counter{}, rdb, eventschema.MustPortal(), projections.Keys{Prefix: prefix, Gen: 1})
-	router, err := projections.NewRouter(rdb, store, []*projections.Runner{runner}, prefix, testkit.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- router.Run(ctx) }()
-	<-router.Running()
-	return runner, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	}
+	return testkit.RunProjection(t, rdb, store, counter{}, projections.Keys{Prefix: prefix, Gen: 1})
 }
 
 func waitFor(t *testing.T, r *projections.Runner, p eventstore.Position) {

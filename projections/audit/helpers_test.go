@@ -7,12 +7,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/domain"
-	"github.com/portal-access/backend/eventschema"
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/testkit"
 	"github.com/portal-access/backend/projections"
@@ -22,33 +20,12 @@ import (
 // run starts the framework's router with the audit projection alone.
 func run(t *testing.T, rdb *redis.Client, store *eventstore.Client, keys projections.Keys) (*projections.Runner, func()) {
 	t.Helper()
-	runner := projections.NewRunner(audit.Projection{}, rdb, eventschema.MustPortal(), keys)
-	router, err := projections.NewRouter(rdb, store, []*projections.Runner{runner}, keys.Prefix, testkit.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- router.Run(ctx) }()
-	<-router.Running()
-	return runner, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	}
+	return testkit.RunProjection(t, rdb, store, audit.Projection{}, keys)
 }
 
 func waitFor(t *testing.T, r *projections.Runner, p eventstore.Position) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.WaitFor(ctx, p); err != nil {
-		t.Fatalf("projection stuck at %v, want %v: %v", r.Position(), p, err)
-	}
-	if !r.Healthy() {
-		t.Fatalf("projection unhealthy: %s", r.LastError())
-	}
+	testkit.WaitForProjection(t, r, p)
 }
 
 // applyDirect applies events through the projection's table without the event store, many per

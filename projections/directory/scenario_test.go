@@ -211,33 +211,12 @@ func (w *world) buildTickets() {
 
 func startProjection(t *testing.T, rdb *redis.Client, store projections.Source, keys projections.Keys) (*projections.Runner, func()) {
 	t.Helper()
-	runner := projections.NewRunner(directory.New(), rdb, eventschema.MustPortal(), keys)
-	router, err := projections.NewRouter(rdb, store, []*projections.Runner{runner}, keys.Prefix, testkit.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- router.Run(ctx) }()
-	<-router.Running()
-	return runner, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	}
+	return testkit.RunProjection(t, rdb, store, directory.New(), keys)
 }
 
 func waitFor(t *testing.T, r *projections.Runner, p eventstore.Position) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.WaitFor(ctx, p); err != nil {
-		t.Fatalf("projection stuck at %v, want %v: %v", r.Position(), p, err)
-	}
-	if !r.Healthy() {
-		t.Fatalf("projection unhealthy: %s", r.LastError())
-	}
+	testkit.WaitForProjection(t, r, p)
 }
 
 // logEvents reads the whole log (system events left out, as the subscription leaves them out).
