@@ -48,8 +48,8 @@ import (
 const Name = "visibility"
 
 // Projection keeps each tenant's Directory in memory (evolved from the log by the pure domain
-// code) and, per viewer, the scope last written to Redis; each event recomputes the scopes of
-// the viewers it may change and writes only the differences.
+// code) and, per viewer, the table last written to Redis (encoded as stored); each event
+// recomputes the scopes of the viewers it may change and writes only the differences.
 type Projection struct {
 	store projections.Source
 	reg   *eventschema.Registry
@@ -57,12 +57,12 @@ type Projection struct {
 	mu      sync.Mutex
 	tenants map[domain.TenantID]*tenantState
 	evolved eventstore.Position // the last event applied to the in-memory Directory
-	pending map[domain.TenantID]map[domain.PersonID]domain.Scope
+	pending map[domain.TenantID]map[domain.PersonID]*table
 }
 
 type tenantState struct {
 	dir    *domain.Directory
-	scopes map[domain.PersonID]domain.Scope // as written to Redis
+	tables map[domain.PersonID]*table // as written to Redis
 }
 
 // New returns the projection. store and reg rebuild the in-memory Directory at start.
@@ -76,13 +76,13 @@ func (*Projection) Name() string { return Name }
 func (p *Projection) tenant(t domain.TenantID) *tenantState {
 	ts, ok := p.tenants[t]
 	if !ok {
-		ts = &tenantState{dir: domain.NewDirectory(t), scopes: map[domain.PersonID]domain.Scope{}}
+		ts = &tenantState{dir: domain.NewDirectory(t), tables: map[domain.PersonID]*table{}}
 		p.tenants[t] = ts
 	}
 	return ts
 }
 
-// Prepare rebuilds the in-memory Directories and scopes from the log up to the checkpoint, so
+// Prepare rebuilds the in-memory Directories and tables from the log up to the checkpoint, so
 // that a restarted projector diffs against what Redis holds.
 func (p *Projection) Prepare(ctx context.Context, _ projections.Keys, _ redis.Cmdable, upTo eventstore.Position) error {
 	p.mu.Lock()
@@ -130,8 +130,8 @@ func (p *Projection) Prepare(ctx context.Context, _ projections.Keys, _ redis.Cm
 	}
 	for _, ts := range p.tenants {
 		for id := range ts.dir.People {
-			if s := ts.dir.ScopeOf(id); s.HasTable {
-				ts.scopes[id] = s
+			if t := encodeTable(ts.dir.ScopeOf(id)); t != nil {
+				ts.tables[id] = t
 			}
 		}
 	}
@@ -166,21 +166,18 @@ func (p *Projection) applyDirectory(tx *projections.Tx, e projections.Event) err
 		p.evolved = e.Position
 	}
 	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
-	next := map[domain.PersonID]domain.Scope{}
+	next := map[domain.PersonID]*table{}
 	for _, id := range affected(ts.dir, e.Payload) {
-		s := ts.dir.ScopeOf(id)
-		old := ts.scopes[id]
-		writeScopeDiff(tx, P, id, old, s)
-		next[id] = s
+		next[id] = writeScopeDiff(tx, P, id, ts.tables[id], ts.dir.ScopeOf(id))
 	}
 	if p.pending == nil {
-		p.pending = map[domain.TenantID]map[domain.PersonID]domain.Scope{}
+		p.pending = map[domain.TenantID]map[domain.PersonID]*table{}
 	}
 	p.pending[e.Tenant()] = next
 	return nil
 }
 
-// Committed moves the written scopes into memory (projections.Committer).
+// Committed moves the written tables into memory (projections.Committer).
 func (p *Projection) Committed(e projections.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -189,11 +186,11 @@ func (p *Projection) Committed(e projections.Event) {
 		return
 	}
 	ts := p.tenant(e.Tenant())
-	for id, s := range next {
-		if s.HasTable {
-			ts.scopes[id] = s
+	for id, t := range next {
+		if t != nil {
+			ts.tables[id] = t
 		} else {
-			delete(ts.scopes, id)
+			delete(ts.tables, id)
 		}
 	}
 	delete(p.pending, e.Tenant())
@@ -295,11 +292,24 @@ func personOf(e domain.Event) domain.PersonID {
 
 // EncodeReasons and DecodeReasons store reasons as "rule" or "rule:level", comma-separated.
 func EncodeReasons(rs []domain.TicketReason) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = r.String()
+	switch len(rs) {
+	case 0:
+		return ""
+	case 1:
+		return rs[0].String()
 	}
-	return strings.Join(parts, ",")
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(r.Rule)
+		if r.Level != "" {
+			b.WriteByte(':')
+			b.WriteString(string(r.Level))
+		}
+	}
+	return b.String()
 }
 
 // DecodeReasons reads what EncodeReasons wrote.

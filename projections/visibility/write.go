@@ -2,8 +2,8 @@ package visibility
 
 import (
 	"maps"
-	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/projections"
@@ -16,60 +16,91 @@ func flag(b bool) string {
 	return "0"
 }
 
-// writeScopeDiff queues the writes that turn viewer id's table from old into s, and keeps the
-// reverse indexes in step. A viewer losing its table (suspended, removed, demoted) loses every
-// key in the same transaction.
-func writeScopeDiff(tx *projections.Tx, P string, id domain.PersonID, old, s domain.Scope) {
+// table is a viewer's table as last written to Redis, kept encoded as it is stored (field →
+// value), so that a change encodes only the new scope and compares strings. nil: no table.
+type table struct {
+	meta                   map[string]any // the v:{viewer} hash
+	unrestricted           bool
+	tc, ts, co, cd, pc, ps map[string]string
+	cx                     map[domain.CompanyID]bool
+}
+
+// encodeTable encodes scope s as writeScopeDiff stores it (nil when s has no table).
+func encodeTable(s domain.Scope) *table {
+	if !s.HasTable {
+		return nil
+	}
+	t := &table{
+		meta: map[string]any{"class": string(s.Class), "home": string(s.HomeCompany), "unrestricted": flag(s.Unrestricted),
+			"all_companies": flag(s.AllCompanies), "all_docs": flag(s.AllCompanyDocuments), "people_all": flag(s.PeopleOfAllCompanies)},
+		unrestricted: s.Unrestricted,
+		tc:           toStr(s.Companies), ts: siteGrounds(s), co: toStr(s.VisibleCompanies), cd: toStr(s.CompanyDocs),
+		pc: joinStrings(s.PeopleCompanies), ps: siteCompanies(s.PeopleSites),
+		cx: make(map[domain.CompanyID]bool, len(s.ContractorAdminOf)),
+	}
+	for x, ok := range s.ContractorAdminOf {
+		if ok {
+			t.cx[x] = true
+		}
+	}
+	return t
+}
+
+// writeScopeDiff queues the writes that turn viewer id's table from old (nil: none) into scope
+// s, keeps the reverse indexes in step, and returns the table as written (nil: none). A viewer
+// losing its table (suspended, removed, demoted) loses every key in the same transaction.
+func writeScopeDiff(tx *projections.Tx, P string, id domain.PersonID, old *table, s domain.Scope) *table {
 	ctx, w := tx.Ctx, tx.W
 	v := P + "v:" + string(id)
-	if !s.HasTable {
-		if old.HasTable {
+	nt := encodeTable(s)
+	if nt == nil {
+		if old != nil {
 			w.Del(ctx, v, v+":tc", v+":ts", v+":cx", v+":co", v+":cd", v+":pc", v+":ps")
-			for c := range old.Companies {
-				w.SRem(ctx, P+"r:tc:"+string(c), string(id))
+			for c := range old.tc {
+				w.SRem(ctx, P+"r:tc:"+c, string(id))
 			}
-			for site := range old.Sites {
-				w.SRem(ctx, P+"r:ts:"+string(site), string(id))
+			for site := range old.ts {
+				w.SRem(ctx, P+"r:ts:"+site, string(id))
 			}
-			for x := range old.ContractorAdminOf {
+			for x := range old.cx {
 				w.SRem(ctx, P+"r:cx:"+string(x), string(id))
 			}
 			w.SRem(ctx, P+"r:all", string(id))
 		}
-		return
+		return nil
 	}
-	meta := map[string]any{"class": string(s.Class), "home": string(s.HomeCompany), "unrestricted": flag(s.Unrestricted),
-		"all_companies": flag(s.AllCompanies), "all_docs": flag(s.AllCompanyDocuments), "people_all": flag(s.PeopleOfAllCompanies)}
-	oldMeta := map[string]any{"class": string(old.Class), "home": string(old.HomeCompany), "unrestricted": flag(old.Unrestricted),
-		"all_companies": flag(old.AllCompanies), "all_docs": flag(old.AllCompanyDocuments), "people_all": flag(old.PeopleOfAllCompanies)}
-	if !old.HasTable || !maps.Equal(meta, oldMeta) {
-		w.HSet(ctx, v, meta)
+	if old == nil || !maps.Equal(nt.meta, old.meta) {
+		w.HSet(ctx, v, nt.meta)
 	}
-	if s.Unrestricted != old.Unrestricted || !old.HasTable {
-		if s.Unrestricted {
+	if old == nil || nt.unrestricted != old.unrestricted {
+		if nt.unrestricted {
 			w.SAdd(ctx, P+"r:all", string(id))
 		} else {
 			w.SRem(ctx, P+"r:all", string(id))
 		}
 	}
-	diffReasons(tx, v+":tc", P+"r:tc:", string(id), toStr(old.Companies), toStr(s.Companies))
-	diffReasons(tx, v+":ts", P+"r:ts:", string(id), siteGrounds(old), siteGrounds(s))
-	diffReasons(tx, v+":co", "", "", toStr(old.VisibleCompanies), toStr(s.VisibleCompanies))
-	diffReasons(tx, v+":cd", "", "", toStr(old.CompanyDocs), toStr(s.CompanyDocs))
-	diffHash(tx, v+":pc", joinStrings(old.PeopleCompanies), joinStrings(s.PeopleCompanies))
-	diffHash(tx, v+":ps", siteCompanies(old.PeopleSites), siteCompanies(s.PeopleSites))
-	for x := range old.ContractorAdminOf {
-		if !s.ContractorAdminOf[x] {
+	if old == nil {
+		old = &table{}
+	}
+	diffReasons(tx, v+":tc", P+"r:tc:", string(id), old.tc, nt.tc)
+	diffReasons(tx, v+":ts", P+"r:ts:", string(id), old.ts, nt.ts)
+	diffReasons(tx, v+":co", "", "", old.co, nt.co)
+	diffReasons(tx, v+":cd", "", "", old.cd, nt.cd)
+	diffHash(tx, v+":pc", old.pc, nt.pc)
+	diffHash(tx, v+":ps", old.ps, nt.ps)
+	for x := range old.cx {
+		if !nt.cx[x] {
 			w.SRem(ctx, v+":cx", string(x))
 			w.SRem(ctx, P+"r:cx:"+string(x), string(id))
 		}
 	}
-	for x := range s.ContractorAdminOf {
-		if !old.ContractorAdminOf[x] {
+	for x := range nt.cx {
+		if !old.cx[x] {
 			w.SAdd(ctx, v+":cx", string(x))
 			w.SAdd(ctx, P+"r:cx:"+string(x), string(id))
 		}
 	}
+	return nt
 }
 
 func toStr[K ~string](m map[K][]domain.TicketReason) map[string]string {
@@ -98,20 +129,8 @@ func joinStrings[K ~string](m map[K][]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, rs := range m {
 		if len(rs) > 0 {
-			s := slices.Clone(rs)
-			out[string(k)] = joinComma(s)
+			out[string(k)] = strings.Join(rs, ",")
 		}
-	}
-	return out
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
 	}
 	return out
 }
