@@ -98,6 +98,12 @@ func NewGRPCServer(lg *eventlog.Log, logger *slog.Logger) *grpc.Server {
 		// The client pings every 10 s, idle or not; a default server would answer GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(eventlog.MaxAppendSize+1<<20),
+		// Passes the events that reads and subscriptions pre-encode straight through (wire.go).
+		grpc.ForceServerCodecV2(newServerCodec()),
+		// Reuse handler goroutines: a fresh goroutine per RPC grows its stack anew on every
+		// append (the append path is deep), copying it several times. Appends wait for their
+		// fsync, so many are in flight at once; beyond the pool gRPC starts goroutines as usual.
+		grpc.NumStreamWorkers(64),
 	)
 	api.RegisterStreamsServer(g, &streamsService{log: lg, logger: logger})
 	serverfeatures.RegisterServerFeaturesServer(g, featuresService{})

@@ -9,7 +9,6 @@ import (
 	"math"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
@@ -235,38 +234,6 @@ func beUint64(b []byte) uint64 {
 	return v
 }
 
-func uuidToProto(id uuid.UUID, asString bool) *shared.UUID {
-	if asString {
-		return &shared.UUID{Value: &shared.UUID_String_{String_: id.String()}}
-	}
-	return &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{
-		MostSignificantBits:  int64(beUint64(id[:8])),
-		LeastSignificantBits: int64(beUint64(id[8:])),
-	}}}
-}
-
-func toReadEvent(r eventlog.Record, stringIDs bool) *api.ReadResp {
-	rev := r.Revision
-	return &api.ReadResp{Content: &api.ReadResp_Event{Event: &api.ReadResp_ReadEvent{
-		Event: &api.ReadResp_ReadEvent_RecordedEvent{
-			Id:               uuidToProto(r.ID, stringIDs),
-			StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(r.Stream)},
-			StreamRevision:   rev,
-			PreparePosition:  r.Position,
-			CommitPosition:   r.Position,
-			Metadata: map[string]string{
-				"type":         r.Type,
-				"content-type": r.ContentType,
-				// The client calls log.Fatalf when "created" is missing: always send it.
-				"created": strconv.FormatInt(r.Created, 10),
-			},
-			CustomMetadata: r.Metadata,
-			Data:           r.Data,
-		},
-		Position: &api.ReadResp_ReadEvent_CommitPosition{CommitPosition: r.Position},
-	}}}
-}
-
 // filter decides which events a filtered subscription or read delivers.
 type filter struct {
 	onType   bool
@@ -309,19 +276,19 @@ func newFilter(o *api.ReadReq_Options_FilterOptions) (*filter, error) {
 	return f, nil
 }
 
-func (f *filter) match(r eventlog.Record) bool {
+func (f *filter) match(v *eventlog.View) bool {
 	if f == nil {
 		return true
 	}
-	s := r.Stream
+	s := v.Stream
 	if f.onType {
-		s = r.Type
+		s = v.Type
 	}
 	if f.re != nil {
-		return f.re.MatchString(s)
+		return f.re.Match(s)
 	}
 	for _, p := range f.prefixes {
-		if strings.HasPrefix(s, p) {
+		if len(s) >= len(p) && string(s[:len(p)]) == p {
 			return true
 		}
 	}
@@ -374,23 +341,65 @@ func (s *streamsService) readStream(o *api.ReadReq_Options_StreamOptions, backwa
 			return nil // nothing lies before the start
 		}
 	}
-	var sendErr error
-	err := s.log.ReadStream(name, from, backwards, count, func(r eventlog.Record) bool {
-		if !flt.match(r) {
+	// Read in chunks so that a large count never holds one iterator (and its snapshot) for long.
+	var chunk encodedChunk
+	defer chunk.reset()
+	remaining := count
+	for first := true; remaining > 0; first = false {
+		chunk.reset()
+		n := min(remaining, readChunk)
+		err := s.log.ScanStream(name, from, backwards, n, func(v *eventlog.View) bool {
+			chunk.add(v, flt.match(v), stringIDs)
 			return true
+		})
+		if errors.Is(err, eventlog.ErrStreamNotFound) {
+			if !first {
+				return nil // deleted while being read: what was sent stands
+			}
+			return out.Send(&api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{
+				StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(name)},
+			}}})
 		}
-		sendErr = out.Send(toReadEvent(r, stringIDs))
-		return sendErr == nil
-	})
-	if errors.Is(err, eventlog.ErrStreamNotFound) {
-		return out.Send(&api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{
-			StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(name)},
-		}}})
+		if err != nil {
+			return s.toStatus(out, name, err)
+		}
+		sent, err := sendChunk(out, &chunk)
+		if err != nil {
+			return err
+		}
+		remaining -= min(remaining, sent) // a filtered read counts only what it delivers
+		if uint64(len(chunk.entries)) < n {
+			return nil
+		}
+		last := chunk.entries[len(chunk.entries)-1].rev
+		if backwards {
+			if last == 0 {
+				return nil
+			}
+			from = last - 1
+		} else {
+			from = last + 1
+		}
+		if err := out.Context().Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
 	}
-	if err != nil {
-		return s.toStatus(out, name, err)
+	return nil
+}
+
+// sendChunk sends the chunk's encoded events and returns how many it sent.
+func sendChunk(out grpc.ServerStream, c *encodedChunk) (uint64, error) {
+	var sent uint64
+	for i := range c.entries {
+		if c.entries[i].msg.buf == nil {
+			continue
+		}
+		if err := out.SendMsg(&c.entries[i].msg); err != nil {
+			return sent, err
+		}
+		sent++
 	}
-	return sendErr
+	return sent, nil
 }
 
 func (s *streamsService) readAll(o *api.ReadReq_Options_AllOptions, backwards bool, count uint64, flt *filter, stringIDs bool, out api.Streams_ReadServer) error {
@@ -409,28 +418,27 @@ func (s *streamsService) readAll(o *api.ReadReq_Options_AllOptions, backwards bo
 		}
 	}
 	// Read in chunks so that a large count never holds one iterator (and its snapshot) for long.
+	var chunk encodedChunk
+	defer chunk.reset()
 	remaining := count
 	for remaining > 0 {
+		chunk.reset()
 		n := min(remaining, readChunk)
-		var batch []eventlog.Record
-		if err := s.log.ReadAll(from, backwards, n, func(r eventlog.Record) bool {
-			batch = append(batch, r)
+		if err := s.log.ScanAll(from, backwards, n, func(v *eventlog.View) bool {
+			chunk.add(v, flt.match(v), stringIDs)
 			return true
 		}); err != nil {
 			return s.toStatus(out, "$all", err)
 		}
-		for _, r := range batch {
-			if flt.match(r) {
-				if err := out.Send(toReadEvent(r, stringIDs)); err != nil {
-					return err
-				}
-				remaining-- // a filtered read counts only what it delivers
-			}
+		sent, err := sendChunk(out, &chunk)
+		if err != nil {
+			return err
 		}
-		if uint64(len(batch)) < n {
+		remaining -= min(remaining, sent) // a filtered read counts only what it delivers
+		if uint64(len(chunk.entries)) < n {
 			return nil
 		}
-		last := batch[len(batch)-1].Position
+		last := chunk.entries[len(chunk.entries)-1].pos
 		if backwards {
 			from = last
 		} else {

@@ -29,16 +29,18 @@ func (s *streamsService) subscribe(o *api.ReadReq_Options, flt *filter, stringID
 	}
 	caughtUp := false
 	var scanned, lastPos uint64 // events scanned since the last checkpoint, and the last one's position
+	var chunk encodedChunk
+	defer chunk.reset()
 	for {
 		changed := s.log.Changed() // take it before reading, so no commit slips between read and wait
-		batch, err := src.next(s.log)
-		if err != nil {
+		if err := src.next(s.log, &chunk, flt, stringIDs); err != nil {
 			return s.toStatus(out, src.name, err)
 		}
-		for _, r := range batch {
-			lastPos = r.Position
-			if flt.match(r) {
-				if err := out.Send(toReadEvent(r, stringIDs)); err != nil {
+		for i := range chunk.entries {
+			e := &chunk.entries[i]
+			lastPos = e.pos
+			if e.msg.buf != nil {
+				if err := out.SendMsg(&e.msg); err != nil {
 					return err
 				}
 			}
@@ -50,7 +52,7 @@ func (s *streamsService) subscribe(o *api.ReadReq_Options, flt *filter, stringID
 				scanned = 0
 			}
 		}
-		if len(batch) == readChunk {
+		if len(chunk.entries) == readChunk {
 			continue
 		}
 		if !caughtUp {
@@ -66,6 +68,7 @@ func (s *streamsService) subscribe(o *api.ReadReq_Options, flt *filter, stringID
 			}
 			scanned = 0
 		}
+		chunk.reset() // do not hold a slab while waiting
 		select {
 		case <-changed:
 		case <-s.log.Done():
@@ -117,30 +120,31 @@ func (s *streamsService) newSource(o *api.ReadReq_Options) (*source, error) {
 	return nil, status.Error(codes.InvalidArgument, "subscribe: a stream or $all is required")
 }
 
-func (src *source) next(lg *eventlog.Log) ([]eventlog.Record, error) {
-	var batch []eventlog.Record
-	collect := func(r eventlog.Record) bool { batch = append(batch, r); return true }
+// next reads the chunk of events after the cursor into c and advances the cursor.
+func (src *source) next(lg *eventlog.Log, c *encodedChunk, flt *filter, stringIDs bool) error {
+	c.reset()
+	collect := func(v *eventlog.View) bool { c.add(v, flt.match(v), stringIDs); return true }
 	if src.all {
 		if src.after == math.MaxUint64 {
-			return nil, nil
+			return nil
 		}
-		if err := lg.ReadAll(src.after+1, false, readChunk, collect); err != nil {
-			return nil, err
+		if err := lg.ScanAll(src.after+1, false, readChunk, collect); err != nil {
+			return err
 		}
-		if len(batch) > 0 {
-			src.after = batch[len(batch)-1].Position
+		if n := len(c.entries); n > 0 {
+			src.after = c.entries[n-1].pos
 		}
-		return batch, nil
+		return nil
 	}
-	err := lg.ReadStream(src.name, src.after, false, readChunk, collect)
+	err := lg.ScanStream(src.name, src.after, false, readChunk, collect)
 	if errors.Is(err, eventlog.ErrStreamNotFound) {
-		return nil, nil // a subscription may wait for a stream that does not exist yet
+		return nil // a subscription may wait for a stream that does not exist yet
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(batch) > 0 {
-		src.after = batch[len(batch)-1].Revision + 1
+	if n := len(c.entries); n > 0 {
+		src.after = c.entries[n-1].rev + 1
 	}
-	return batch, nil
+	return nil
 }

@@ -1,20 +1,24 @@
 package eventlog
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/google/uuid"
 )
 
@@ -109,16 +113,26 @@ type Log struct {
 
 	reqs      chan *appendReq
 	done      chan struct{}
-	writerErr error
+	doneOnce  sync.Once
+	failure   atomic.Pointer[error] // the storage error that stopped the writer
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	// lifeMu keeps Close from closing the store under an operation that uses it.
+	lifeMu sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
 
 	mu      sync.RWMutex
 	streams map[string]streamState
+	idsets  map[string]*idSet // see idcache.go; guarded by mu, written only by the writer
+	idTotal int
 
 	head   atomic.Uint64
 	waitMu sync.Mutex
 	waitCh chan struct{}
+
+	// Owned by the writer goroutine.
+	pend    pending
+	scratch []byte
 }
 
 type opKind int
@@ -137,6 +151,9 @@ type appendReq struct {
 	res      AppendResult
 	err      error
 	done     chan struct{}
+	// absentAt, when >= 0, says that the first event's id was not in the stream when the
+	// stream's last revision was absentAt (checked by the caller, off the writer's path).
+	absentAt int64
 }
 
 // Open opens (creating if needed) the log in dir and takes an exclusive lock on it.
@@ -151,9 +168,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(filepath.Join(dir, "events"), &pebble.Options{
-		Logger: quietLogger{},
-	})
+	db, err := pebble.Open(filepath.Join(dir, "events"), pebbleOptions())
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("eventlog: open store in %s: %w", dir, err)
@@ -163,8 +178,11 @@ func Open(dir string, opts Options) (*Log, error) {
 		reqs:    make(chan *appendReq, opts.MaxBatch),
 		done:    make(chan struct{}),
 		streams: make(map[string]streamState),
+		idsets:  make(map[string]*idSet),
 		waitCh:  make(chan struct{}),
 	}
+	l.pend = pending{l: l, streams: map[string]streamState{}, ids: map[idRef]uint64{}, revPos: map[revRef]uint64{},
+		before: map[string]int64{}, newSets: map[string]*idSet{}}
 	if err := l.load(); err != nil {
 		db.Close()
 		lock.Close()
@@ -173,6 +191,27 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.wg.Add(1)
 	go l.writer()
 	return l, nil
+}
+
+// pebbleOptions tunes Pebble for an append-only log read mostly by scans:
+//   - a 64 MB block cache (default 8 MB) and 16 MB memtables (default 4 MB), so that recent
+//     events, which subscriptions and catch-up reads touch most, are served from memory, and
+//     flushes and compactions are rarer (larger memtables would make each insert slower:
+//     every event adds four keys to the memtable's skiplist);
+//   - Bloom filters on every level, so that looking up an event id that is not there (the
+//     idempotency check of a new event, when idcache.go cannot answer) costs a filter probe
+//     per table instead of reading index and data blocks.
+//
+// Durability is unchanged: every commit is written to the WAL and fsynced before any of its
+// appends is acknowledged (pebble.Sync).
+func pebbleOptions() *pebble.Options {
+	o := &pebble.Options{
+		Logger:       quietLogger{},
+		CacheSize:    64 << 20,
+		MemTableSize: 16 << 20,
+	}
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	return o
 }
 
 func lockDir(dir string) (*os.File, error) {
@@ -243,7 +282,50 @@ func (l *Log) Append(ctx context.Context, stream string, expected Expected, even
 	if err := validateAppend(stream, events); err != nil {
 		return AppendResult{}, err
 	}
-	return l.submit(ctx, &appendReq{op: opAppend, stream: stream, expected: expected, events: events})
+	req := &appendReq{op: opAppend, stream: stream, expected: expected, events: events, absentAt: -1}
+	l.precheckIdempotency(req)
+	return l.submit(ctx, req)
+}
+
+// precheckIdempotency checks, in the caller's goroutine rather than the single writer's,
+// whether the first event's id is already in the stream, and records a "no" in absentAt
+// together with the stream revision it holds for: the stream's id set (idcache.go) when there
+// is one, otherwise a storage lookup made after reading the stream's last revision (every id
+// up to that revision was committed before the stream table showed it, so the lookup sees
+// them all). The writer trusts the answer only if the stream still ends at that revision, and
+// checks again otherwise; a "yes" (a retry) always gets the writer's full check.
+func (l *Log) precheckIdempotency(req *appendReq) {
+	if len(req.events) == 0 {
+		return
+	}
+	l.mu.RLock()
+	if set := l.idsets[req.stream]; set != nil {
+		_, present := set.ids[req.events[0].ID]
+		last := set.last
+		l.mu.RUnlock()
+		if !present {
+			req.absentAt = last
+		}
+		return
+	}
+	st, ok := l.streams[req.stream]
+	l.mu.RUnlock()
+	if !ok || st.last < 0 || st.tombstoned {
+		return
+	}
+	var kb [64]byte
+	if !l.enter() {
+		return
+	}
+	_, closer, err := l.db.Get(appendIDKey(kb[:0], req.stream, req.events[0].ID))
+	l.leave()
+	if err == nil {
+		closer.Close()
+		return
+	}
+	if errors.Is(err, pebble.ErrNotFound) {
+		req.absentAt = st.last
+	}
 }
 
 // Delete soft-deletes a stream: its events are hidden from stream reads (they stay in $all)
@@ -285,13 +367,31 @@ func validateAppend(stream string, events []Proposed) error {
 	return nil
 }
 
+// enter marks the start of an operation on the store; it fails once Close has begun.
+// Operations must not block between enter and leave (Close waits for them).
+func (l *Log) enter() bool {
+	l.lifeMu.RLock()
+	if l.closed {
+		l.lifeMu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (l *Log) leave() { l.lifeMu.RUnlock() }
+
 func (l *Log) submit(ctx context.Context, req *appendReq) (AppendResult, error) {
 	req.done = make(chan struct{})
+	if !l.enter() {
+		return AppendResult{}, l.closedErr()
+	}
+	// The writer keeps draining l.reqs until Close closes it (also after a failure), so this
+	// send cannot block Close for long.
 	select {
 	case l.reqs <- req:
-	case <-l.done:
-		return AppendResult{}, l.closedErr()
+		l.leave()
 	case <-ctx.Done():
+		l.leave()
 		return AppendResult{}, ctx.Err()
 	}
 	// Once queued, the request is decided by the writer: wait for it even if ctx ends, so that a
@@ -310,17 +410,29 @@ func (l *Log) submit(ctx context.Context, req *appendReq) (AppendResult, error) 
 }
 
 func (l *Log) closedErr() error {
-	if l.writerErr != nil {
-		return fmt.Errorf("%w: %v", ErrClosed, l.writerErr)
+	if err := l.failure.Load(); err != nil {
+		return fmt.Errorf("%w: %v", ErrClosed, *err)
 	}
 	return ErrClosed
 }
 
+// fail records the storage error that stops the log from taking writes.
+func (l *Log) fail(err error) {
+	l.failure.CompareAndSwap(nil, &err)
+	l.closeDone()
+}
+
+func (l *Log) closeDone() { l.doneOnce.Do(func() { close(l.done) }) }
+
 // Close stops the writer after the requests already queued and closes the store.
 func (l *Log) Close() error {
+	defer l.closeDone()
 	var err error
 	l.closeOnce.Do(func() {
+		l.lifeMu.Lock()
+		l.closed = true
 		close(l.reqs)
+		l.lifeMu.Unlock()
 		l.wg.Wait()
 		err = l.db.Close()
 		l.lock.Close()
@@ -328,70 +440,152 @@ func (l *Log) Close() error {
 	return err
 }
 
-// writer is the single goroutine that orders, validates and commits appends.
+// writer is the single goroutine that orders, validates and commits appends. Group commit:
+// each commit takes every append queued by then (up to MaxBatch), writes them in one batch
+// and fsyncs once; appenders are answered only after that fsync.
 func (l *Log) writer() {
 	defer l.wg.Done()
-	defer close(l.done)
+	defer l.closeDone()
 	batch := make([]*appendReq, 0, l.opts.MaxBatch)
 	for req := range l.reqs {
 		batch = append(batch[:0], req)
-	drain:
-		for len(batch) < l.opts.MaxBatch {
-			select {
-			case r, ok := <-l.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
+		l.drain(&batch)
+		if l.failure.Load() != nil {
+			l.answer(batch, l.closedErr())
+			continue
 		}
 		if err := l.commit(batch); err != nil {
-			// A failed fsync leaves the store in an unknown state: stop taking writes rather
-			// than acknowledge anything we cannot vouch for.
-			l.writerErr = err
-			for _, r := range batch {
-				r.err = fmt.Errorf("eventlog: commit: %w", err)
-				close(r.done)
+			// A failed write or fsync leaves the store in an unknown state: stop taking
+			// writes rather than acknowledge anything we cannot vouch for.
+			l.fail(err)
+			l.answer(batch, fmt.Errorf("eventlog: commit: %w", err))
+		}
+	}
+}
+
+// answer fails every request of batch with err.
+func (l *Log) answer(batch []*appendReq, err error) {
+	for _, r := range batch {
+		r.res, r.err = AppendResult{}, err
+		close(r.done)
+	}
+}
+
+// drain adds the appends already queued to batch, up to MaxBatch.
+func (l *Log) drain(batch *[]*appendReq) {
+	for len(*batch) < l.opts.MaxBatch {
+		select {
+		case r, ok := <-l.reqs:
+			if !ok {
+				return
 			}
-			for r := range l.reqs {
-				r.err = ErrClosed
-				close(r.done)
-			}
+			*batch = append(*batch, r)
+		default:
 			return
 		}
 	}
 }
 
 // pending is the view of stream state while a batch is being built: the committed state plus
-// what earlier requests of the same batch wrote.
+// what earlier requests of the same batch wrote. The writer reuses it from batch to batch.
 type pending struct {
 	l       *Log
 	streams map[string]streamState
-	ids     map[string]uint64
-	revPos  map[string]uint64
+	ids     map[idRef]uint64
+	revPos  map[revRef]uint64
+	kbuf    []byte
+	// before is each touched stream's committed last revision; newSets the id sets this
+	// batch creates (idcache.go).
+	before  map[string]int64
+	newSets map[string]*idSet
+	// index holds the batch's index and state entries until its events are in the batch.
+	index deferredSets
+}
+
+// deferredSets collects a batch's index entries so that they go into the batch after its
+// events, and in key order: the memtable inserts a batch's entries in batch order, reusing the
+// position of the previous insert when the next key is close. So the events' log keys
+// (consecutive positions) go in as one ascending run, and so do the index entries, instead of
+// alternating between distant parts of the key space at every entry.
+type deferredSets struct {
+	buf  []byte
+	ents []deferredSet
+}
+
+type deferredSet struct{ k0, k1, v1 int } // key buf[k0:k1], value buf[k1:v1]
+
+func (d *deferredSets) reset() {
+	d.buf, d.ents = d.buf[:0], d.ents[:0]
+	if cap(d.buf) > 1<<20 {
+		d.buf = nil
+	}
+}
+
+func (d *deferredSets) add(key, value []byte) {
+	k0 := len(d.buf)
+	d.buf = append(d.buf, key...)
+	k1 := len(d.buf)
+	d.buf = append(d.buf, value...)
+	d.ents = append(d.ents, deferredSet{k0, k1, len(d.buf)})
+}
+
+func (d *deferredSets) key(e deferredSet) []byte { return d.buf[e.k0:e.k1] }
+
+// setSorted writes the entries to b in key order; entries with the same key keep their order,
+// so the last one written for a key still wins.
+func (d *deferredSets) setSorted(b *pebble.Batch) error {
+	slices.SortStableFunc(d.ents, func(x, y deferredSet) int { return bytes.Compare(d.key(x), d.key(y)) })
+	for _, e := range d.ents {
+		if err := b.Set(d.buf[e.k0:e.k1], d.buf[e.k1:e.v1], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type idRef struct {
+	stream string
+	id     uuid.UUID
+}
+
+type revRef struct {
+	stream string
+	rev    uint64
+}
+
+func (p *pending) reset() {
+	clear(p.streams)
+	clear(p.ids)
+	clear(p.revPos)
+	clear(p.before)
+	clear(p.newSets)
+	p.index.reset()
 }
 
 func (p *pending) state(stream string) streamState {
 	if s, ok := p.streams[stream]; ok {
 		return s
 	}
-	p.l.mu.RLock()
+	// Only the writer changes l.streams, and this is the writer: no lock needed to read it.
 	s, ok := p.l.streams[stream]
-	p.l.mu.RUnlock()
 	if !ok {
 		s = streamState{last: -1}
+	}
+	if _, seen := p.before[stream]; !seen && !s.tombstoned {
+		p.before[stream] = s.last
 	}
 	return s
 }
 
 func (p *pending) revisionOf(stream string, id uuid.UUID) (uint64, bool, error) {
-	k := idKey(stream, id)
-	if rev, ok := p.ids[string(k)]; ok {
+	if rev, ok := p.ids[idRef{stream, id}]; ok {
 		return rev, true, nil
 	}
-	v, closer, err := p.l.db.Get(k)
+	if st, ok := p.l.streams[stream]; ok && p.l.knownAbsent(stream, st.last, id) {
+		return 0, false, nil // not among the committed ids, nor (above) among this batch's
+	}
+	p.kbuf = appendIDKey(p.kbuf[:0], stream, id)
+	v, closer, err := p.l.db.Get(p.kbuf)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, false, nil
 	}
@@ -403,11 +597,11 @@ func (p *pending) revisionOf(stream string, id uuid.UUID) (uint64, bool, error) 
 }
 
 func (p *pending) positionOf(stream string, rev uint64) (uint64, error) {
-	k := streamKey(stream, rev)
-	if pos, ok := p.revPos[string(k)]; ok {
+	if pos, ok := p.revPos[revRef{stream, rev}]; ok {
 		return pos, nil
 	}
-	v, closer, err := p.l.db.Get(k)
+	p.kbuf = appendStreamKey(p.kbuf[:0], stream, rev)
+	v, closer, err := p.l.db.Get(p.kbuf)
 	if err != nil {
 		return 0, err
 	}
@@ -415,37 +609,46 @@ func (p *pending) positionOf(stream string, rev uint64) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// commit decides a batch of requests, writes what they write in one storage batch, fsyncs it,
+// then publishes it and answers the requests. An error means storage failed: no request has
+// been answered.
 func (l *Log) commit(reqs []*appendReq) error {
 	b := l.db.NewBatch()
 	defer b.Close()
-	p := &pending{l: l, streams: map[string]streamState{}, ids: map[string]uint64{}, revPos: map[string]uint64{}}
+	p := &l.pend
+	p.reset()
 	pos := l.head.Load()
 	created := time.Now().UnixNano() / 100
+	var lk [9]byte
+	var v [8]byte
 	write := func(r *Record) error {
 		pos++
 		r.Position = pos
 		r.Created = created
-		if err := b.Set(logKey(pos), encodeRecord(r), nil); err != nil {
+		putLogKey(lk[:], pos)
+		// Batch.Set copies key and value, so the scratch buffers are reused for every event.
+		l.scratch = appendRecord(l.scratch[:0], r)
+		if err := b.Set(lk[:], l.scratch, nil); err != nil {
 			return err
 		}
 		if r.Revision == TombstoneRevision {
 			return nil
 		}
-		var v [8]byte
 		binary.BigEndian.PutUint64(v[:], pos)
-		sk := streamKey(r.Stream, r.Revision)
-		if err := b.Set(sk, v[:], nil); err != nil {
-			return err
-		}
-		p.revPos[string(sk)] = pos
+		p.kbuf = appendStreamKey(p.kbuf[:0], r.Stream, r.Revision)
+		p.index.add(p.kbuf, v[:])
+		p.revPos[revRef{r.Stream, r.Revision}] = pos
 		binary.BigEndian.PutUint64(v[:], r.Revision)
-		ik := idKey(r.Stream, r.ID)
-		p.ids[string(ik)] = r.Revision
-		return b.Set(ik, v[:], nil)
+		p.ids[idRef{r.Stream, r.ID}] = r.Revision
+		p.kbuf = appendIDKey(p.kbuf[:0], r.Stream, r.ID)
+		p.index.add(p.kbuf, v[:])
+		return nil
 	}
 	setState := func(stream string, s streamState) error {
 		p.streams[stream] = s
-		return b.Set(metaKey(stream), encodeState(s), nil)
+		p.kbuf = append(append(p.kbuf[:0], prefixMeta), stream...)
+		p.index.add(p.kbuf, encodeState(s))
+		return nil
 	}
 	for _, r := range reqs {
 		var err error
@@ -459,25 +662,27 @@ func (l *Log) commit(reqs []*appendReq) error {
 			return err
 		}
 	}
-	if pos == l.head.Load() {
-		for _, r := range reqs {
-			close(r.done)
-		}
-		return nil
-	}
-	sync := pebble.Sync
-	if l.opts.NoSync {
-		sync = pebble.NoSync
-	}
-	if err := b.Commit(sync); err != nil {
+	if err := p.index.setSorted(b); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	for s, st := range p.streams {
-		l.streams[s] = st
+	if cap(l.scratch) > 1<<20 {
+		l.scratch = nil // do not pin the memory of one large append
 	}
-	l.mu.Unlock()
-	l.publish(pos)
+	if pos != l.head.Load() {
+		sync := pebble.Sync
+		if l.opts.NoSync {
+			sync = pebble.NoSync
+		}
+		if err := b.Commit(sync); err != nil {
+			return err
+		}
+		l.prepareIDSets(p)
+		l.mu.Lock()
+		maps.Copy(l.streams, p.streams)
+		l.applyIDSets(p)
+		l.mu.Unlock()
+		l.publish(pos)
+	}
 	for _, r := range reqs {
 		close(r.done)
 	}
@@ -548,6 +753,10 @@ const (
 // which EventStoreDB acknowledges again without writing.
 func (l *Log) idempotent(p *pending, r *appendReq, st streamState) (AppendResult, duplicateVerdict, error) {
 	if len(r.events) == 0 || st.last < 0 {
+		return AppendResult{}, notDuplicate, nil
+	}
+	if r.absentAt >= 0 && r.absentAt == st.last {
+		// The caller found the first id absent when the stream ended where it still ends.
 		return AppendResult{}, notDuplicate, nil
 	}
 	first, found, err := p.revisionOf(r.stream, r.events[0].ID)
@@ -633,7 +842,13 @@ func (l *Log) decideDelete(p *pending, r *appendReq, write writeFn, setState sta
 
 // ReadStream calls fn for up to max events of stream, starting at revision from (inclusive),
 // forwards or backwards, until fn returns false. from = math.MaxUint64 means "the end".
+// fn must neither block nor call the log: the read holds the store open against Close.
 func (l *Log) ReadStream(stream string, from uint64, backwards bool, max uint64, fn func(Record) bool) error {
+	return l.ScanStream(stream, from, backwards, max, func(v *View) bool { return fn(v.Record()) })
+}
+
+// ScanStream is ReadStream without copies: fn gets a View valid only until it returns.
+func (l *Log) ScanStream(stream string, from uint64, backwards bool, max uint64, fn func(*View) bool) error {
 	l.mu.RLock()
 	st, ok := l.streams[stream]
 	l.mu.RUnlock()
@@ -643,40 +858,70 @@ func (l *Log) ReadStream(stream string, from uint64, backwards bool, max uint64,
 	if !ok || st.last < 0 || uint64(st.last) < st.truncateBefore {
 		return fmt.Errorf("%w: %s", ErrStreamNotFound, stream)
 	}
+	if max == 0 {
+		return nil
+	}
+	if !l.enter() {
+		return l.closedErr()
+	}
+	defer l.leave()
 	prefix := streamPrefix(prefixStream, stream)
 	lower := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), st.truncateBefore)
 	upper := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(st.last)+1)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	idx, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer idx.Close()
+	// A second iterator over the log fetches the events: successive seeks on one iterator
+	// reuse its position and cached blocks, where a Get per event would start over each time.
+	logIt, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(1), UpperBound: []byte{prefixLog + 1}})
+	if err != nil {
+		return err
+	}
+	defer logIt.Close()
 	var valid bool
 	if backwards {
 		if from == math.MaxUint64 || from > uint64(st.last) {
-			valid = it.Last()
+			valid = idx.Last()
 		} else {
-			valid = it.SeekLT(streamKey(stream, from+1))
+			valid = idx.SeekLT(streamKey(stream, from+1))
 		}
 	} else {
-		valid = it.SeekGE(streamKey(stream, from))
+		valid = idx.SeekGE(streamKey(stream, from))
 	}
+	var lk [9]byte
+	var v View
 	for n := uint64(0); valid && n < max; n++ {
-		pos := binary.BigEndian.Uint64(it.Value())
-		rec, err := l.get(pos)
+		iv := idx.Value()
+		if len(iv) != 8 {
+			return fmt.Errorf("%w: index entry of stream %q", errCorruptRecord, stream)
+		}
+		pos := binary.BigEndian.Uint64(iv)
+		putLogKey(lk[:], pos)
+		if !logIt.SeekGE(lk[:]) || !bytes.Equal(logIt.Key(), lk[:]) {
+			if err := logIt.Error(); err != nil {
+				return err
+			}
+			return fmt.Errorf("eventlog: read position %d of stream %q: %w", pos, stream, pebble.ErrNotFound)
+		}
+		val, err := logIt.ValueAndErr()
 		if err != nil {
 			return err
 		}
-		if !fn(rec) {
+		if err := decodeView(pos, val, &v); err != nil {
+			return err
+		}
+		if !fn(&v) {
 			return nil
 		}
 		if backwards {
-			valid = it.Prev()
+			valid = idx.Prev()
 		} else {
-			valid = it.Next()
+			valid = idx.Next()
 		}
 	}
-	return it.Error()
+	return idx.Error()
 }
 
 // StreamLast returns a stream's last revision (-1 when it has none) and whether it is tombstoned.
@@ -690,46 +935,55 @@ func (l *Log) StreamLast(stream string) (int64, bool) {
 	return st.last, st.tombstoned
 }
 
-func (l *Log) get(pos uint64) (Record, error) {
-	v, closer, err := l.db.Get(logKey(pos))
-	if err != nil {
-		return Record{}, fmt.Errorf("eventlog: read position %d: %w", pos, err)
-	}
-	defer closer.Close()
-	return decodeRecord(pos, v)
-}
-
 // ReadAll calls fn for up to max events of the global log, forwards from position from
 // (inclusive) or backwards from before position from (exclusive, math.MaxUint64 = the end),
-// until fn returns false. Only committed events are visible.
+// until fn returns false. Only committed events are visible. fn must neither block nor call
+// the log: the read holds the store open against Close.
 func (l *Log) ReadAll(from uint64, backwards bool, max uint64, fn func(Record) bool) error {
+	return l.ScanAll(from, backwards, max, func(v *View) bool { return fn(v.Record()) })
+}
+
+// ScanAll is ReadAll without copies: fn gets a View valid only until it returns.
+func (l *Log) ScanAll(from uint64, backwards bool, max uint64, fn func(*View) bool) error {
 	head := l.head.Load()
-	opts := &pebble.IterOptions{LowerBound: logKey(1), UpperBound: logKey(head + 1)}
-	it, err := l.db.NewIter(opts)
+	if max == 0 || head == 0 {
+		return nil
+	}
+	if !l.enter() {
+		return l.closedErr()
+	}
+	defer l.leave()
+	var lower, upper [9]byte
+	putLogKey(lower[:], 1)
+	putLogKey(upper[:], head+1)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower[:], UpperBound: upper[:]})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
+	var seek [9]byte
 	var valid bool
 	if backwards {
 		if from > head {
 			valid = it.Last()
 		} else {
-			valid = it.SeekLT(logKey(from))
+			putLogKey(seek[:], from)
+			valid = it.SeekLT(seek[:])
 		}
 	} else {
-		valid = it.SeekGE(logKey(from))
+		putLogKey(seek[:], from)
+		valid = it.SeekGE(seek[:])
 	}
+	var v View
 	for n := uint64(0); valid && n < max; n++ {
-		v, err := it.ValueAndErr()
+		val, err := it.ValueAndErr()
 		if err != nil {
 			return err
 		}
-		rec, err := decodeRecord(binary.BigEndian.Uint64(it.Key()[1:]), v)
-		if err != nil {
+		if err := decodeView(binary.BigEndian.Uint64(it.Key()[1:]), val, &v); err != nil {
 			return err
 		}
-		if !fn(rec) {
+		if !fn(&v) {
 			return nil
 		}
 		if backwards {

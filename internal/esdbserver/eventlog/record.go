@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -32,56 +33,93 @@ func (r Record) IsSystem() bool { return len(r.Type) > 0 && r.Type[0] == '$' }
 const recordFormatV1 = 1
 
 func encodeRecord(r *Record) []byte {
-	n := 1 + 3*binary.MaxVarintLen64 + 16 + 4*binary.MaxVarintLen64 +
+	return appendRecord(nil, r)
+}
+
+// appendRecord appends r's stored form to b.
+func appendRecord(b []byte, r *Record) []byte {
+	n := 1 + 3*binary.MaxVarintLen64 + 16 + 5*binary.MaxVarintLen64 +
 		len(r.Stream) + len(r.Type) + len(r.ContentType) + len(r.Metadata) + len(r.Data)
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
 	b = append(b, recordFormatV1)
 	b = binary.AppendUvarint(b, r.Revision)
 	b = binary.AppendVarint(b, r.Created)
 	b = append(b, r.ID[:]...)
-	for _, s := range [][]byte{[]byte(r.Stream), []byte(r.Type), []byte(r.ContentType), r.Metadata, r.Data} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(r.Stream)))
+	b = append(b, r.Stream...)
+	b = binary.AppendUvarint(b, uint64(len(r.Type)))
+	b = append(b, r.Type...)
+	b = binary.AppendUvarint(b, uint64(len(r.ContentType)))
+	b = append(b, r.ContentType...)
+	b = binary.AppendUvarint(b, uint64(len(r.Metadata)))
+	b = append(b, r.Metadata...)
+	b = binary.AppendUvarint(b, uint64(len(r.Data)))
+	return append(b, r.Data...)
 }
 
 var errCorruptRecord = errors.New("eventlog: corrupt record")
 
-func decodeRecord(pos uint64, b []byte) (Record, error) {
-	r := Record{Position: pos}
+// View is a stored event read in place. Its byte slices alias storage memory: they are valid
+// only until the callback that received the View returns, and must not be modified.
+type View struct {
+	Position    uint64
+	Revision    uint64
+	ID          uuid.UUID
+	Created     int64
+	Stream      []byte
+	Type        []byte
+	ContentType []byte
+	Metadata    []byte
+	Data        []byte
+}
+
+// Record copies the view into a Record that owns its memory.
+func (v *View) Record() Record {
+	return Record{
+		Position: v.Position, Revision: v.Revision, ID: v.ID, Created: v.Created,
+		Stream: string(v.Stream), Type: string(v.Type), ContentType: string(v.ContentType),
+		Metadata: append([]byte{}, v.Metadata...), Data: append([]byte{}, v.Data...),
+	}
+}
+
+// decodeView parses a stored record without copying: v's slices alias b.
+func decodeView(pos uint64, b []byte, v *View) error {
+	v.Position = pos
 	if len(b) < 1 || b[0] != recordFormatV1 {
-		return r, fmt.Errorf("%w at position %d: unknown format", errCorruptRecord, pos)
+		return fmt.Errorf("%w at position %d: unknown format", errCorruptRecord, pos)
 	}
 	b = b[1:]
 	var k int
-	if r.Revision, k = binary.Uvarint(b); k <= 0 {
-		return r, fmt.Errorf("%w at position %d: revision", errCorruptRecord, pos)
+	if v.Revision, k = binary.Uvarint(b); k <= 0 {
+		return fmt.Errorf("%w at position %d: revision", errCorruptRecord, pos)
 	}
 	b = b[k:]
-	if r.Created, k = binary.Varint(b); k <= 0 {
-		return r, fmt.Errorf("%w at position %d: created", errCorruptRecord, pos)
+	if v.Created, k = binary.Varint(b); k <= 0 {
+		return fmt.Errorf("%w at position %d: created", errCorruptRecord, pos)
 	}
 	b = b[k:]
 	if len(b) < 16 {
-		return r, fmt.Errorf("%w at position %d: id", errCorruptRecord, pos)
+		return fmt.Errorf("%w at position %d: id", errCorruptRecord, pos)
 	}
-	copy(r.ID[:], b[:16])
+	copy(v.ID[:], b[:16])
 	b = b[16:]
-	var fields [5][]byte
-	for i := range fields {
+	for i, f := range [...]*[]byte{&v.Stream, &v.Type, &v.ContentType, &v.Metadata, &v.Data} {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l {
-			return r, fmt.Errorf("%w at position %d: field %d", errCorruptRecord, pos, i)
+			return fmt.Errorf("%w at position %d: field %d", errCorruptRecord, pos, i)
 		}
-		fields[i] = b[k : k+int(l)]
+		*f = b[k : k+int(l) : k+int(l)]
 		b = b[k+int(l):]
 	}
-	r.Stream, r.Type, r.ContentType = string(fields[0]), string(fields[1]), string(fields[2])
-	// Copy the byte fields: the caller's buffer may belong to an iterator.
-	r.Metadata = append([]byte{}, fields[3]...)
-	r.Data = append([]byte{}, fields[4]...)
-	return r, nil
+	return nil
+}
+
+func decodeRecord(pos uint64, b []byte) (Record, error) {
+	var v View
+	if err := decodeView(pos, b, &v); err != nil {
+		return Record{Position: pos}, err
+	}
+	return v.Record(), nil
 }
 
 // Key layout. All integers are big-endian so that byte order is numeric order.
@@ -99,28 +137,35 @@ const (
 
 func logKey(pos uint64) []byte {
 	k := make([]byte, 9)
-	k[0] = prefixLog
-	binary.BigEndian.PutUint64(k[1:], pos)
+	putLogKey(k, pos)
 	return k
 }
 
-func streamPrefix(p byte, stream string) []byte {
-	k := make([]byte, 0, 5+len(stream)+16)
+func putLogKey(k []byte, pos uint64) {
+	k[0] = prefixLog
+	binary.BigEndian.PutUint64(k[1:], pos)
+}
+
+func appendStreamPrefix(k []byte, p byte, stream string) []byte {
 	k = append(k, p)
 	k = binary.BigEndian.AppendUint32(k, uint32(len(stream)))
 	return append(k, stream...)
 }
 
+func streamPrefix(p byte, stream string) []byte {
+	return appendStreamPrefix(make([]byte, 0, 5+len(stream)+16), p, stream)
+}
+
+func appendStreamKey(k []byte, stream string, rev uint64) []byte {
+	return binary.BigEndian.AppendUint64(appendStreamPrefix(k, prefixStream, stream), rev)
+}
+
 func streamKey(stream string, rev uint64) []byte {
-	return binary.BigEndian.AppendUint64(streamPrefix(prefixStream, stream), rev)
+	return appendStreamKey(make([]byte, 0, 5+len(stream)+8), stream, rev)
 }
 
-func idKey(stream string, id uuid.UUID) []byte {
-	return append(streamPrefix(prefixID, stream), id[:]...)
-}
-
-func metaKey(stream string) []byte {
-	return append([]byte{prefixMeta}, stream...)
+func appendIDKey(k []byte, stream string, id uuid.UUID) []byte {
+	return append(appendStreamPrefix(k, prefixID, stream), id[:]...)
 }
 
 // streamState is what the log keeps in memory for each stream to check expected revisions
