@@ -447,9 +447,6 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 		crashChild(dir)
 		return
 	}
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9KeepsAcknowledgedEvents$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "EVENTLOG_CRASH_CHILD="+dir)
