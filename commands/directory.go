@@ -111,7 +111,9 @@ func (ds *Directories) Execute(ctx context.Context, m Meta, cmd domain.Directory
 	e.leading = true
 	e.qmu.Unlock()
 	if lead {
-		ds.lead(m.Tenant, e)
+		// The leader drains the queue in its own goroutine, so that the caller that happened to
+		// start it is answered with its own batch, not after everyone queued behind it.
+		go ds.lead(m.Tenant, e)
 	}
 	// Once queued, a command is decided whatever happens to the caller's context: wait for it
 	// rather than report a failure for a command that may be appended.
