@@ -157,11 +157,9 @@ func (d *Directory) canSeePerson(p Principal, target *Person) bool {
 				return true
 			}
 		}
-		if d.adminOfRegistrar(p, target.HomeCompany) {
-			return true
-		}
 	}
-	return false
+	// A registering customer's admins know their guest contractor's people.
+	return len(a.Memberships) > 0 && d.adminOfRegistrar(p, target.HomeCompany)
 }
 
 // canSeeCompany: existence of a company leaks less, but a portal user outside it still gets 404.
