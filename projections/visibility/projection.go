@@ -197,8 +197,8 @@ func (p *Projection) Committed(e projections.Event) {
 }
 
 // affected lists the people whose scope an event may change. Events that touch one person name
-// it; group- and company-level settings touch their members; structural changes (a company's
-// parent, a site's removal, a group's permissions) recompute everyone — they are rare, and a
+// it; group- and company-level settings and a group's permissions touch their members;
+// structural changes (a company's parent, a site's removal) recompute everyone — they are rare, and a
 // viewer whose scope did not change costs no write.
 func affected(d *domain.Directory, e domain.Event) []domain.PersonID {
 	everyone := func() []domain.PersonID { return slices.Sorted(maps.Keys(d.People)) }
@@ -218,7 +218,9 @@ func affected(d *domain.Directory, e domain.Event) []domain.PersonID {
 		return everyone()
 	case *domain.TenantConfigured, *domain.CompanyRenamed, *domain.SiteAdded, *domain.UserGroupCreated:
 		return nil
-	case *domain.ParentCompanySet, *domain.SiteRemoved, *domain.GroupPermissionsSet:
+	case *domain.GroupPermissionsSet:
+		return holderPeople(d, domain.LevelGroup, string(ev.Group)) // the group gates its members only
+	case *domain.ParentCompanySet, *domain.SiteRemoved:
 		return everyone()
 	}
 	if id := personOf(e); id != "" {
