@@ -37,16 +37,6 @@ func New(h *commands.Handlers, dirs *commands.Directories, logger *slog.Logger) 
 	return &API{h: h, dirs: dirs, logger: logger}
 }
 
-// Register mounts the routes under /v1 with authentication.
-func (a *API) Register(r gin.IRouter, authn auth.Authenticator) {
-	v1 := r.Group("/v1", auth.Middleware(authn, func(c *gin.Context, err error) {
-		problem.Write(c, problem.Unauthenticated())
-	}))
-	a.routesDirectory(v1)
-	a.routesPeople(v1)
-	a.routesTickets(v1)
-}
-
 // meta turns the authenticated identity into the command's acting principal. A user is known
 // by the person bound to its OIDC subject; an unbound subject may only accept an invitation.
 func (a *API) meta(c *gin.Context, allowUnbound bool) (commands.Meta, error) {

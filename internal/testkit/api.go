@@ -34,6 +34,11 @@ type API struct {
 	Handlers *commands.Handlers
 }
 
+// Observe, when set, sees every answer the helpers of every API receive, with the request's
+// method and URL path (a package's TestMain sets it, e.g. to validate every answer against the
+// OpenAPI document). It may be called from several goroutines at once.
+var Observe func(t testing.TB, method, path string, r Response)
+
 // StartAPI starts the command API on a fresh embedded event store.
 func StartAPI(t testing.TB) *API {
 	t.Helper()
@@ -149,6 +154,9 @@ func (a *API) send(req *http.Request) Response {
 	raw, _ := io.ReadAll(resp.Body)
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	_ = json.Unmarshal(raw, &r.Body)
+	if Observe != nil {
+		Observe(a.t, req.Method, req.URL.Path, r)
+	}
 	return r
 }
 
