@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -53,10 +54,18 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.RedisURL, "redis", envOr("PORTAL_REDIS", ""), "redis:// URL of an external Redis for read models; empty runs an in-process one (env PORTAL_REDIS)")
 	logLevel := fs.String("log-level", envOr("PORTAL_LOG_LEVEL", "info"), "debug, info, warn or error (env PORTAL_LOG_LEVEL)")
 	logFormat := fs.String("log-format", envOr("PORTAL_LOG_FORMAT", "text"), "text or json (env PORTAL_LOG_FORMAT)")
+	envErr := errors.Join(
+		durationFlag(fs, &cfg.ReadMaxWait, "read-max-wait", "PORTAL_READ_MAX_WAIT", 2*time.Second,
+			"how long a read waits for the read models to reach its minimum log position before answering 503 not-yet-consistent"),
+		durationFlag(fs, &cfg.ReadyMaxLag, "ready-max-lag", "PORTAL_READY_MAX_LAG", time.Second,
+			"/readyz: how long the projections may take to reach the log's head before the service reports not ready"))
 	withDemo := fs.Bool("demo", envOr("PORTAL_DEMO", "") == "1", "load the demo tenant \"demo\" (every class, role and rule) unless it exists (env PORTAL_DEMO=1)")
 	af := authFlags(fs)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
+	}
+	if envErr != nil {
+		return &exitError{code: 2, err: envErr}
 	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -184,4 +193,29 @@ func (a *serveAuth) authenticator(ctx context.Context, fs *flag.FlagSet, cfg app
 		return o, nil
 	}
 	return nil, usageErr("bad --auth %q: use dev or oidc", *a.mode)
+}
+
+// durationFlag defines a positive duration flag whose default comes from env (else def); a
+// malformed or non-positive value, in the environment or on the command line, is an error.
+func durationFlag(fs *flag.FlagSet, dst *time.Duration, name, env string, def time.Duration, usage string) error {
+	parse := func(v string) (time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s is a positive duration such as 500ms or 2s, not %q", name, v)
+		}
+		return d, nil
+	}
+	*dst = def
+	var envErr error
+	if v := os.Getenv(env); v != "" {
+		*dst, envErr = parse(v)
+		if envErr != nil {
+			envErr = fmt.Errorf("env %s: %w", env, envErr)
+		}
+	}
+	fs.Func(name, fmt.Sprintf("%s (default %s; env %s)", usage, def, env), func(v string) (err error) {
+		*dst, err = parse(v)
+		return err
+	})
+	return envErr
 }

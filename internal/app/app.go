@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/commands"
@@ -21,10 +22,13 @@ import (
 	"github.com/portal-access/backend/internal/esdbserver"
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/httpserver"
+	"github.com/portal-access/backend/internal/metrics"
+	"github.com/portal-access/backend/internal/openapi"
 	"github.com/portal-access/backend/projections"
 	"github.com/portal-access/backend/projections/audit"
 	"github.com/portal-access/backend/projections/directory"
 	"github.com/portal-access/backend/projections/visibility"
+	"github.com/portal-access/backend/readapi"
 )
 
 // Config is everything the service needs to start. Empty EventStoreURL and RedisURL select the
@@ -40,6 +44,11 @@ type Config struct {
 	Logger      *slog.Logger
 	// Authenticator verifies bearer tokens (development HS256 or the tenant's OIDC provider).
 	Authenticator auth.Authenticator
+	// ReadMaxWait bounds how long a read waits for its minimum log position (default 2 s).
+	ReadMaxWait time.Duration
+	// ReadyMaxLag is how long /readyz gives the projections to reach the log's head before it
+	// reports not ready (default 1 s).
+	ReadyMaxLag time.Duration
 }
 
 func (c Config) prefix() string {
@@ -63,6 +72,7 @@ type App struct {
 	// Projections keep the read models in Redis up to date.
 	Projections *projections.Service
 	http        *http.Server
+	engine      *gin.Engine
 	httpLis     net.Listener
 	served      chan error
 }
@@ -134,6 +144,25 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil
 		}},
 	)
+	m := metrics.New(metrics.Source{
+		Projectors: func() []metrics.Projector {
+			if a.Projections == nil {
+				return nil
+			}
+			var out []metrics.Projector
+			for _, r := range a.Projections.Runners() {
+				out = append(out, r)
+			}
+			return out
+		},
+		Head: a.Store.LastPosition,
+		DeadLetters: func(ctx context.Context) (int64, error) {
+			return a.Redis.XLen(ctx, projections.DeadLetterKey(cfg.prefix())).Result()
+		},
+	})
+	engine.Use(m.Middleware())
+	engine.GET("/metrics", m.Handler())
+	engine.GET("/readyz", httpserver.Health(a.readiness(cfg)))
 	reg, err := eventschema.Portal()
 	if err != nil {
 		return a, err
@@ -145,18 +174,60 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return a, fmt.Errorf("start projections: %w", err)
 	}
 	if cfg.Authenticator != nil {
-		httpapi.New(a.Commands, a.Directories, cfg.Logger).Register(engine, cfg.Authenticator)
+		cmdAPI := httpapi.New(a.Commands, a.Directories, cfg.Logger)
+		readAPI := readapi.New(a.Redis, a.Projections, readapi.Config{MaxWait: cfg.ReadMaxWait}, cfg.Logger)
+		cmdAPI.Register(engine, cfg.Authenticator)
+		readAPI.Register(engine, cfg.Authenticator)
+		doc, err := OpenAPI(cmdAPI, readAPI)
+		if err != nil {
+			return a, fmt.Errorf("openapi: %w", err)
+		}
+		engine.GET("/openapi.json", openapi.Handler(doc))
 	}
 
 	a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return a, fmt.Errorf("http: listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	a.engine = engine
 	a.http = &http.Server{Handler: engine, ReadHeaderTimeout: 10 * time.Second}
 	go func() { a.served <- a.http.Serve(a.httpLis) }()
 	cfg.Logger.Info("portald started", "http", a.httpLis.Addr().String(), "eventstore", redact(esURL),
 		"redis", opts.Addr, "log_head", head.String())
 	return a, nil
+}
+
+// readiness: the event store and Redis answer, and every projection is healthy and reaches the
+// log's head (as read now) within ReadyMaxLag.
+func (a *App) readiness(cfg Config) []httpserver.Check {
+	lag := cfg.ReadyMaxLag
+	if lag <= 0 {
+		lag = time.Second
+	}
+	return []httpserver.Check{
+		{Name: "eventstore", Probe: func(ctx context.Context) error { _, err := a.Store.LastPosition(ctx); return err }},
+		{Name: "redis", Probe: func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }},
+		{Name: "projections", Probe: func(ctx context.Context) error {
+			if a.Projections == nil {
+				return errors.New("not started")
+			}
+			head, err := a.Store.LastPosition(ctx)
+			if err != nil {
+				return err
+			}
+			wctx, cancel := context.WithTimeout(ctx, lag)
+			defer cancel()
+			for _, r := range a.Projections.Runners() {
+				if !r.Healthy() {
+					return fmt.Errorf("%s parked an event in the dead-letter stream: %s", r.Name(), r.LastError())
+				}
+				if err := r.WaitFor(wctx, head); err != nil {
+					return fmt.Errorf("%s is at %s, behind the log's head %s by more than %s", r.Name(), r.Position(), head, lag)
+				}
+			}
+			return nil
+		}},
+	}
 }
 
 // HTTPAddr is the address the API listens on.
@@ -193,6 +264,32 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// OpenAPI is the service's OpenAPI 3.1 document: the command and read APIs and itself.
+func OpenAPI(cmdAPI *httpapi.API, readAPI *readapi.API) ([]byte, error) {
+	return openapi.Build(openapi.Info{Title: "portal access backend", Version: "1.0.0"},
+		cmdAPI.Operations(), readAPI.Operations(), opsOperations())
+}
+
+// opsOperations declares the operational endpoints (no token).
+func opsOperations() []openapi.Operation {
+	report := map[string]any{}
+	return []openapi.Operation{
+		openapi.Self(),
+		{Method: http.MethodGet, Path: "/healthz", ID: "Health", Tags: []string{"operations"}, Public: true,
+			Summary:   "liveness: the event store, Redis and the projections answer (503 names what does not)",
+			Responses: map[int]any{http.StatusOK: report, http.StatusServiceUnavailable: report}},
+		{Method: http.MethodGet, Path: "/readyz", ID: "Ready", Tags: []string{"operations"}, Public: true,
+			Summary:   "readiness: the event store and Redis answer and the projections reach the log's head within the configured lag",
+			Responses: map[int]any{http.StatusOK: report, http.StatusServiceUnavailable: report}},
+		{Method: http.MethodGet, Path: "/metrics", ID: "Metrics", Tags: []string{"operations"}, Public: true,
+			Summary:   "Prometheus metrics (text exposition format): request latency per route, projection checkpoints, lag, health and dead letters",
+			Responses: map[int]any{http.StatusOK: nil}},
+	}
+}
+
+// Routes lists the routes the HTTP engine serves (for the OpenAPI conformance test).
+func (a *App) Routes() gin.RoutesInfo { return a.engine.Routes() }
 
 // ReadModels lists the projections the service maintains.
 func ReadModels(store projections.Source, reg *eventschema.Registry) projections.Factory {

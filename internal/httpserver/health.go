@@ -26,7 +26,7 @@ func New(logger *slog.Logger, checks ...Check) *gin.Engine {
 		logger.Error("panic in handler", "panic", rec, "path", c.FullPath(), "request_id", c.GetString(requestIDKey))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"type": "about:blank", "title": "Internal Server Error", "status": 500})
 	}))
-	r.GET("/healthz", health(checks))
+	r.GET("/healthz", Health(checks))
 	return r
 }
 
@@ -55,8 +55,9 @@ func accessLog(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// health answers 200 when every dependency answers, 503 naming the ones that do not.
-func health(checks []Check) gin.HandlerFunc {
+// Health answers 200 when every check passes, 503 naming the ones that do not (with why):
+// /healthz (dependencies reachable) and /readyz (and the read models caught up) both use it.
+func Health(checks []Check) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()

@@ -133,6 +133,7 @@ func personFields(p *Person) (fields, error) {
 	f.str("status", string(p.Status))
 	f.str("home_company", string(p.HomeCompany))
 	f.str("group", string(p.Group))
+	f.str("subject", p.Subject)
 	f.flag("mfa_required", p.MFARequired)
 	var exp time.Time
 	if p.InvitationExpiresAt != nil {
@@ -160,7 +161,7 @@ func personFrom(m map[string]string) (*Person, error) {
 	}
 	p := &Person{ID: domain.PersonID(m["id"]), Name: m["name"], Email: m["email"], Type: domain.PersonType(m["type"]),
 		Class: domain.Class(m["class"]), Status: domain.Status(m["status"]), HomeCompany: domain.CompanyID(m["home_company"]),
-		Group: domain.GroupID(m["group"]), MFARequired: m["mfa_required"] == "1"}
+		Group: domain.GroupID(m["group"]), MFARequired: m["mfa_required"] == "1", Subject: m["subject"]}
 	if s := m["invitation_expires_at"]; s != "" {
 		t, err := parseTime(s)
 		if err != nil {

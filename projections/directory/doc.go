@@ -31,10 +31,12 @@
 //	dir:groups                 ZSET   the tenant's user groups
 //	dir:g:{group}              HASH   id, name, support_user (0/1), permissions (JSON PermissionSet)
 //	dir:p:{person}             HASH   id, name, email, type, class, status, home_company, group?,
-//	                                  mfa_required? (1), invitation_expires_at? (RFC 3339),
+//	                                  subject? (bound identity, never shown), mfa_required? (1), invitation_expires_at? (RFC 3339),
 //	                                  memberships? (JSON [Membership] by company),
 //	                                  site_permissions? (JSON), ticket_restrictions? (JSON),
 //	                                  notification_prefs? (JSON [string])
+//	dir:subject:{subject}      STRING the person the subject was bound to (valid while that person's
+//	                                  record carries the subject: see Reader.PersonBySubject)
 //	dir:t:{ticket}             HASH   id, company, site?, type, status, title, description?,
 //	                                  reporter?, responsible_group?, responsible_user?,
 //	                                  contractor?, technician?, opened_at, updated_at,

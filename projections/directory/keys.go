@@ -32,3 +32,6 @@ func (s space) ticket(id domain.TicketID) string     { return s.base + "t:" + st
 func (s space) comments(id domain.TicketID) string   { return s.base + "t-comments:" + string(id) }
 func (s space) ticketDocs(id domain.TicketID) string { return s.base + "t-docs:" + string(id) }
 func (s space) document(id domain.DocID) string      { return s.base + "d:" + string(id) }
+
+// subject maps an identity provider's subject to the person bound to it.
+func (s space) subject(sub string) string { return s.base + "subject:" + sub }

@@ -53,7 +53,10 @@ type Person struct {
 	Status      domain.Status     `json:"status"`
 	HomeCompany domain.CompanyID  `json:"home_company"`
 	Group       domain.GroupID    `json:"group,omitempty"`
-	MFARequired bool              `json:"mfa_required"`
+	// Subject is the identity provider's subject bound to the user when it accepted its
+	// invitation (the read API resolves tokens with it); never shown.
+	Subject     string `json:"-"`
+	MFARequired bool   `json:"mfa_required"`
 	// InvitationExpiresAt is set while an invitation is pending.
 	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
 	// Memberships are ordered by company id.

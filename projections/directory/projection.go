@@ -62,7 +62,7 @@ func (Projection) Handlers() map[string]projections.ApplyFunc {
 					return err
 				}
 				p.InvitationExpiresAt = nil
-				p.Type, p.Status, p.Group = domain.TypeContact, domain.StatusContact, ""
+				p.Type, p.Status, p.Group, p.Subject = domain.TypeContact, domain.StatusContact, "", ""
 				p.Memberships, p.SitePermissions, p.TicketRestrictions, p.MFARequired = nil, SitePermissions{}, TicketRestrictions{}, false
 				return nil
 			})
@@ -79,7 +79,8 @@ func (Projection) Handlers() map[string]projections.ApplyFunc {
 		"InvitationExpired": on(func(o *op, e domain.InvitationExpired) error { return o.endInvitation(e.Person) }),
 		"InvitationAccepted": on(func(o *op, e domain.InvitationAccepted) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
-				p.InvitationExpiresAt, p.Status = nil, domain.StatusActive
+				p.InvitationExpiresAt, p.Status, p.Subject = nil, domain.StatusActive, e.Subject
+				o.tx.W.Set(o.tx.Ctx, o.s.subject(e.Subject), string(e.Person), 0)
 				return nil
 			})
 		}),
@@ -124,7 +125,7 @@ func (Projection) Handlers() map[string]projections.ApplyFunc {
 				if err := o.dropMasterAdmin(p); err != nil {
 					return err
 				}
-				p.InvitationExpiresAt, p.Status, p.Memberships = nil, domain.StatusRemoved, nil
+				p.InvitationExpiresAt, p.Status, p.Memberships, p.Subject = nil, domain.StatusRemoved, nil, ""
 				return nil
 			})
 		}),

@@ -24,6 +24,7 @@
 //	P i:tc:{company}        zset   tickets of a company      P i:ts:{site}        tickets at a site
 //	P i:tr:{person}         zset   tickets a person reported P i:tt:{person}      tickets a technician is assigned
 //	P i:tx:{contractor}     zset   tickets assigned to a contractor
+//	P i:tu:{person}         zset   tickets whose responsible user the person is (who a ticket names)
 //	P d:{document}          hash   ticket or company, name
 //	P i:dc:{company}        zset   a company's documents     P i:dt:{ticket}      a ticket's documents
 package visibility
@@ -150,6 +151,7 @@ func (p *Projection) Handlers() map[string]projections.ApplyFunc {
 	}
 	h["TicketOpened"] = applyTicketOpened
 	h["ContractorAssigned"] = applyContractorAssigned
+	h["TicketAssigned"] = applyTicketAssigned
 	h["TicketStatusChanged"] = applyStatusChanged
 	h["DocumentAttached"] = applyDocumentAttached
 	return h

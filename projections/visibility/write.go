@@ -187,6 +187,26 @@ func applyTicketOpened(tx *projections.Tx, e projections.Event) error {
 	if t.Reporter != "" {
 		tx.W.ZAdd(tx.Ctx, P+"i:tr:"+string(t.Reporter), z)
 	}
+	if t.ResponsibleUser != "" {
+		tx.W.ZAdd(tx.Ctx, P+"i:tu:"+string(t.ResponsibleUser), z)
+	}
+	return nil
+}
+
+// applyTicketAssigned keeps the index of the people a ticket names as responsible user (a
+// person named by a visible ticket is visible by name).
+func applyTicketAssigned(tx *projections.Tx, e projections.Event) error {
+	a := e.Payload.(*domain.TicketAssigned)
+	if a.FromUser == a.User {
+		return nil
+	}
+	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
+	if a.FromUser != "" {
+		tx.W.ZRem(tx.Ctx, P+"i:tu:"+string(a.FromUser), string(a.Ticket))
+	}
+	if a.User != "" {
+		tx.W.ZAdd(tx.Ctx, P+"i:tu:"+string(a.User), redisZ(score(e), string(a.Ticket)))
+	}
 	return nil
 }
 

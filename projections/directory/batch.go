@@ -1,0 +1,162 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/domain"
+)
+
+// Batch reads, for the read API: a page of records in one round trip. Each answer keeps the order
+// of the ids given and leaves out the ids the read model does not know.
+
+// TicketsByID reads several tickets.
+func (r *Reader) TicketsByID(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]Ticket, error) {
+	return batch(ctx, r, ids, spaceOf(r.keys, t).ticket, ticketFrom)
+}
+
+// CompaniesByID reads several companies.
+func (r *Reader) CompaniesByID(ctx context.Context, t domain.TenantID, ids []domain.CompanyID) ([]Company, error) {
+	return batch(ctx, r, ids, spaceOf(r.keys, t).company, func(m map[string]string) (Company, error) { return companyFrom(m), nil })
+}
+
+// SitesByID reads several sites.
+func (r *Reader) SitesByID(ctx context.Context, t domain.TenantID, ids []domain.SiteID) ([]Site, error) {
+	return batch(ctx, r, ids, spaceOf(r.keys, t).site, func(m map[string]string) (Site, error) { return siteFrom(m), nil })
+}
+
+// PeopleByID reads several people in full.
+func (r *Reader) PeopleByID(ctx context.Context, t domain.TenantID, ids []domain.PersonID) ([]Person, error) {
+	return batch(ctx, r, ids, spaceOf(r.keys, t).person, readPerson)
+}
+
+// DocumentsByID reads several documents.
+func (r *Reader) DocumentsByID(ctx context.Context, t domain.TenantID, ids []domain.DocID) ([]Document, error) {
+	return batch(ctx, r, ids, spaceOf(r.keys, t).document, documentFrom)
+}
+
+func batch[ID ~string, T any](ctx context.Context, r *Reader, ids []ID, key func(ID) string, decode func(map[string]string) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, key(id))
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, c := range cmds {
+		if len(c.Val()) == 0 {
+			continue
+		}
+		v, err := decode(c.Val())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// IndexMembers reads whole indexes of the directory and returns their members, deduplicated
+// and sorted: the people of companies (home and memberships), the users of sites, the sites of
+// companies. O(members): the read API uses it for listings bounded by the directory's size.
+type IndexMembers struct {
+	CompanyPeople  []domain.CompanyID // dir:co-people and dir:co-members of each
+	SiteUsers      []domain.SiteID    // dir:site-users of each
+	CompanySites   []domain.CompanyID // dir:co-sites of each
+	CompanyDocs    []domain.CompanyID // dir:co-docs of each
+	AllCompanies   bool               // dir:companies
+	AllPeople      bool               // the people of every company
+	AllSites       bool               // the sites of every company
+	AllCompanyDocs bool               // the documents of every company
+}
+
+// Members reads the indexes q names.
+func (r *Reader) Members(ctx context.Context, t domain.TenantID, q IndexMembers) ([]string, error) {
+	s := spaceOf(r.keys, t)
+	if q.AllPeople || q.AllSites || q.AllCompanyDocs {
+		all, err := r.rdb.ZRange(ctx, s.companies(), 0, -1).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range all {
+			if q.AllPeople {
+				q.CompanyPeople = append(q.CompanyPeople, domain.CompanyID(c))
+			}
+			if q.AllSites {
+				q.CompanySites = append(q.CompanySites, domain.CompanyID(c))
+			}
+			if q.AllCompanyDocs {
+				q.CompanyDocs = append(q.CompanyDocs, domain.CompanyID(c))
+			}
+		}
+	}
+	var keys []string
+	if q.AllCompanies {
+		keys = append(keys, s.companies())
+	}
+	for _, c := range q.CompanyPeople {
+		keys = append(keys, s.companyPeople(c), s.members(c))
+	}
+	for _, site := range q.SiteUsers {
+		keys = append(keys, s.siteUsers(site))
+	}
+	for _, c := range q.CompanySites {
+		keys = append(keys, s.companySites(c))
+	}
+	for _, c := range q.CompanyDocs {
+		keys = append(keys, s.companyDocs(c))
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringSliceCmd, len(keys))
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.ZRange(ctx, k, 0, -1)
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.Val()...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// subjectScript resolves a subject in one round trip: the person dir:subject:{subject} names,
+// if that person's record still carries the subject. The person's key is built from the
+// tenant's prefix (ARGV[1]), so it shares the subject key's hash tag and cluster slot.
+var subjectScript = redis.NewScript(`
+local p = redis.call('GET', KEYS[1])
+if not p then return false end
+if redis.call('HGET', ARGV[1] .. p, 'subject') ~= ARGV[2] then return false end
+return p
+`)
+
+// PersonBySubject resolves a token's subject to the person it was bound to when the person
+// accepted an invitation: dir:subject:{subject} names the person, and the person's own record
+// must still carry that subject (a demotion or removal unbinds it; a later acceptance by the
+// same person with another subject rebinds it). ErrNotFound when the subject is bound to nobody.
+func (r *Reader) PersonBySubject(ctx context.Context, t domain.TenantID, subject string) (domain.PersonID, error) {
+	s := spaceOf(r.keys, t)
+	id, err := subjectScript.Run(ctx, r.rdb, []string{s.subject(subject)}, s.base+"p:", subject).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	return domain.PersonID(id), nil
+}

@@ -1,0 +1,375 @@
+package visibility
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/domain"
+)
+
+// Reads for the read API: indexes and ticket keys in bulk, one round trip each.
+
+// TicketKeys are what the read model holds about a ticket for visibility and filtering.
+type TicketKeys struct {
+	View   domain.TicketView
+	Status string
+	Type   string
+	// Opened is the log position (commit) the ticket was opened at: its place in listings.
+	Opened uint64
+}
+
+// Index names a per-scope ticket index of a tenant (see the package documentation).
+type Index string
+
+// Ticket indexes.
+func (r *Reader) AllTickets(t domain.TenantID) Index { return Index(r.keys.Tenant(t) + "vis:i:t") }
+func (r *Reader) CompanyTickets(t domain.TenantID, c domain.CompanyID) Index {
+	return Index(r.keys.Tenant(t) + "vis:i:tc:" + string(c))
+}
+func (r *Reader) SiteTickets(t domain.TenantID, s domain.SiteID) Index {
+	return Index(r.keys.Tenant(t) + "vis:i:ts:" + string(s))
+}
+func (r *Reader) ReportedTickets(t domain.TenantID, p domain.PersonID) Index {
+	return Index(r.keys.Tenant(t) + "vis:i:tr:" + string(p))
+}
+func (r *Reader) TechnicianTickets(t domain.TenantID, p domain.PersonID) Index {
+	return Index(r.keys.Tenant(t) + "vis:i:tt:" + string(p))
+}
+func (r *Reader) ContractorTickets(t domain.TenantID, x domain.CompanyID) Index {
+	return Index(r.keys.Tenant(t) + "vis:i:tx:" + string(x))
+}
+
+// Scored is an index member with its score.
+type Scored struct {
+	ID    string
+	Score float64
+}
+
+// Range reads, from each index, up to count[i] members at or below max (by score, highest
+// first; ties in reverse id order) skipping the first offset[i] — in one round trip.
+func (r *Reader) Range(ctx context.Context, indexes []Index, max float64, offset, count []int64) ([][]Scored, error) {
+	cmds := make([]*redis.ZSliceCmd, len(indexes))
+	stop := strconv.FormatFloat(max, 'f', -1, 64)
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, idx := range indexes {
+			if count[i] > 0 {
+				cmds[i] = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: string(idx), Start: stop, Stop: "-inf",
+					ByScore: true, Rev: true, Offset: offset[i], Count: count[i]})
+			}
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([][]Scored, len(indexes))
+	for i, c := range cmds {
+		if c == nil {
+			continue
+		}
+		zs := c.Val()
+		out[i] = make([]Scored, len(zs))
+		for j, z := range zs {
+			out[i][j] = Scored{ID: z.Member.(string), Score: z.Score}
+		}
+	}
+	return out, nil
+}
+
+// Members reads whole indexes, deduplicated and sorted by id.
+func (r *Reader) Members(ctx context.Context, indexes ...Index) ([]string, error) {
+	cmds := make([]*redis.StringSliceCmd, len(indexes))
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, idx := range indexes {
+			cmds[i] = p.ZRange(ctx, string(idx), 0, -1)
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.Val()...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ResponsibleTickets is the index of the tickets whose responsible user is p.
+func (r *Reader) ResponsibleTickets(t domain.TenantID, p domain.PersonID) Index {
+	return Index(r.keys.Tenant(t) + "vis:i:tu:" + string(p))
+}
+
+// TicketsNaming lists the tickets that name person as reporter, responsible user or
+// technician, sorted by id.
+func (r *Reader) TicketsNaming(ctx context.Context, t domain.TenantID, person domain.PersonID) ([]domain.TicketID, error) {
+	ids, err := r.Members(ctx, r.ReportedTickets(t, person), r.ResponsibleTickets(t, person), r.TechnicianTickets(t, person))
+	out := make([]domain.TicketID, len(ids))
+	for i, id := range ids {
+		out[i] = domain.TicketID(id)
+	}
+	return out, err
+}
+
+// TicketKeysOf reads several tickets' keys; nil for a ticket the read model does not know.
+func (r *Reader) TicketKeysOf(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]*TicketKeys, error) {
+	P := r.keys.Tenant(t) + "vis:t:"
+	cmds := make([]*redis.SliceCmd, len(ids))
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, P+string(id), "company", "site", "reporter", "contractor", "technician", "status", "type", "opened")
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]*TicketKeys, len(ids))
+	for i, c := range cmds {
+		v := c.Val()
+		str := func(j int) string { s, _ := v[j].(string); return s }
+		if str(0) == "" {
+			continue
+		}
+		opened, _ := strconv.ParseUint(str(7), 10, 64)
+		out[i] = &TicketKeys{View: domain.TicketView{Company: domain.CompanyID(str(0)), Site: domain.SiteID(str(1)),
+			Reporter: domain.PersonID(str(2)), Contractor: domain.CompanyID(str(3)), Technician: domain.PersonID(str(4))},
+			Status: str(5), Type: str(6), Opened: opened}
+	}
+	return out, nil
+}
+
+// TicketViews reads several tickets' visibility keys; nil for an unknown ticket.
+func (r *Reader) TicketViews(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]*domain.TicketView, error) {
+	keys, err := r.TicketKeysOf(ctx, t, ids)
+	out := make([]*domain.TicketView, len(keys))
+	for i, k := range keys {
+		if k != nil {
+			out[i] = &k.View
+		}
+	}
+	return out, err
+}
+
+// checkScript reads, in one round trip, what a ticket check needs: whether the viewer has a
+// table and its unrestricted flag, the ticket's keys, and the viewer's grounds on the ticket's
+// company, site and contractor. Every key is declared (one hash tag: one cluster slot).
+var checkScript = redis.NewScript(`
+local meta = redis.call('HGET', KEYS[1], 'unrestricted')
+if not meta then return {0} end
+local t = redis.call('HMGET', KEYS[2], 'company', 'site', 'reporter', 'contractor', 'technician')
+if not t[1] then return {1, meta} end
+local tc = redis.call('HGET', KEYS[3], t[1]) or ''
+local ts = ''
+if t[2] and t[2] ~= '' then ts = redis.call('HGET', KEYS[4], t[2]) or '' end
+local cx = 0
+if t[4] and t[4] ~= '' then cx = redis.call('SISMEMBER', KEYS[5], t[4]) end
+return {2, meta, t[1], t[2] or '', t[3] or '', t[4] or '', t[5] or '', tc, ts, cx}
+`)
+
+// TicketReasonsOf is CheckTicket in one round trip (a script): the reasons viewer sees ticket,
+// ErrNoTable for a viewer without a table, ErrNoSuchTicket for an unknown ticket.
+func (r *Reader) TicketReasonsOf(ctx context.Context, t domain.TenantID, viewer domain.PersonID, ticket domain.TicketID) ([]domain.TicketReason, error) {
+	P := r.keys.Tenant(t) + "vis:"
+	v := P + "v:" + string(viewer)
+	res, err := checkScript.Run(ctx, r.rdb, []string{v, P + "t:" + string(ticket), v + ":tc", v + ":ts", v + ":cx"}).Slice()
+	if err != nil {
+		return nil, err
+	}
+	switch res[0].(int64) {
+	case 0:
+		return nil, ErrNoTable
+	case 1:
+		return nil, ErrNoSuchTicket
+	}
+	str := func(i int) string { s, _ := res[i].(string); return s }
+	view := domain.TicketView{Company: domain.CompanyID(str(2)), Site: domain.SiteID(str(3)), Reporter: domain.PersonID(str(4)),
+		Contractor: domain.CompanyID(str(5)), Technician: domain.PersonID(str(6))}
+	s := domain.Scope{Person: viewer, HasTable: true, Unrestricted: str(1) == "1",
+		Companies: map[domain.CompanyID][]domain.TicketReason{view.Company: DecodeReasons(str(7))}, Sites: map[domain.SiteID][]domain.TicketReason{},
+		ManagedSiteCompany: map[domain.SiteID]domain.CompanyID{}, ContractorAdminOf: map[domain.CompanyID]bool{}}
+	if view.Site != "" {
+		decodeSite(&s, view.Site, str(8))
+	}
+	if view.Contractor != "" {
+		s.ContractorAdminOf[view.Contractor] = res[9].(int64) == 1
+	}
+	return s.TicketReasons(view), nil
+}
+
+// ViewersWithGrounds lists, sorted, the viewers that may see a ticket with these keys: those with
+// a ground on its company, site or contractor (the reverse indexes), the unrestricted ones, its
+// reporter and technician. A superset: each must still be judged (TicketReasonsOf).
+func (r *Reader) ViewersWithGrounds(ctx context.Context, t domain.TenantID, v domain.TicketView) ([]string, error) {
+	P := r.keys.Tenant(t) + "vis:"
+	keys := []string{P + "r:tc:" + string(v.Company), P + "r:all"}
+	if v.Site != "" {
+		keys = append(keys, P+"r:ts:"+string(v.Site))
+	}
+	if v.Contractor != "" {
+		keys = append(keys, P+"r:cx:"+string(v.Contractor))
+	}
+	ids, err := r.rdb.SUnion(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []domain.PersonID{v.Reporter, v.Technician} {
+		if p != "" {
+			ids = append(ids, string(p))
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// listScript lists the n newest distinct tickets a viewer may see after a cursor (score
+// ARGV[2], id ARGV[3]; none when ARGV[2] is ""), newest first (score, then id, descending),
+// from the viewer's scope indexes KEYS[5..] in one of two ways, whichever reads less:
+//
+//   - scan: walk the tenant's index of every ticket (KEYS[1]) and keep the tickets whose
+//     company, site, reporter, contractor or technician the viewer's table (KEYS[2..4]:
+//     v:{viewer}:tc, :ts, :cx; ARGV[5] the viewer) has a ground on — cheap when the viewer sees
+//     a good share of the tenant's tickets (the estimate: the sum of its indexes' sizes);
+//   - merge: read the scope indexes in chunks, and stop reading one as soon as its unread
+//     members are all older than the n-th candidate: about n + 2k members for k indexes.
+//
+// Either way it is a superset of what the viewer sees (the caller judges each ticket exactly)
+// and one round trip. A ticket's keys (ARGV[6] .. id) share the tenant's hash tag. Returns
+// {more (0/1), id, score, id, score, …}.
+var listScript = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local cs = tonumber(ARGV[2])
+local cid = ARGV[3]
+local chunk = tonumber(ARGV[4])
+local viewer = ARGV[5]
+local tprefix = ARGV[6]
+local maxs = '+inf'
+if cs then maxs = ARGV[2] end
+local function isafter(e) return not cs or e[2] < cs or (e[2] == cs and e[1] < cid) end
+local function newer(a, b) return a[2] > b[2] or (a[2] == b[2] and a[1] > b[1]) end
+local function answer(cands, more)
+  local out = {more}
+  for j = 1, math.min(n, #cands) do
+    table.insert(out, cands[j][1])
+    table.insert(out, string.format('%.17g', cands[j][2]))
+  end
+  return out
+end
+
+-- Scan when the viewer's indexes hold at least an eighth of the tenant's tickets.
+local total = redis.call('ZCARD', KEYS[1])
+local est = 0
+if ARGV[7] == '1' and #KEYS > 5 then
+  for i = 5, #KEYS do est = est + redis.call('ZCARD', KEYS[i]) end
+end
+if total > 0 and est * 8 >= total then
+  local tc, ts, cx = {}, {}, {}
+  local h = redis.call('HGETALL', KEYS[2])
+  for j = 1, #h, 2 do tc[h[j]] = true end
+  h = redis.call('HGETALL', KEYS[3])
+  for j = 1, #h, 2 do ts[h[j]] = true end
+  for _, x in ipairs(redis.call('SMEMBERS', KEYS[4])) do cx[x] = true end
+  -- A source that is the index of every ticket (an unrestricted viewer) keeps everything.
+  local all = false
+  for i = 5, #KEYS do if KEYS[i] == KEYS[1] then all = true end end
+  local cands, off, step = {}, 0, n + 16
+  while #cands <= n do
+    local r = redis.call('ZRANGE', KEYS[1], maxs, '-inf', 'BYSCORE', 'REV', 'LIMIT', off, step, 'WITHSCORES')
+    off = off + #r / 2
+    for j = 1, #r, 2 do
+      local e = {r[j], tonumber(r[j + 1])}
+      if isafter(e) and all then
+        table.insert(cands, e)
+      elseif isafter(e) then
+        local t = redis.call('HMGET', tprefix .. e[1], 'company', 'site', 'reporter', 'contractor', 'technician')
+        if (t[1] and tc[t[1]]) or (t[2] and ts[t[2]]) or t[3] == viewer or t[5] == viewer or (t[4] and cx[t[4]]) then
+          table.insert(cands, e)
+        end
+      end
+    end
+    if #r / 2 < step then return answer(cands, #cands > n and 1 or 0) end
+    step = math.min(step * 2, 1024)
+  end
+  return answer(cands, 1)
+end
+
+-- Merge the scope indexes.
+local bufs, off, done, last = {}, {}, {}, {}
+local function fetch(i, c)
+  local r = redis.call('ZRANGE', KEYS[i], maxs, '-inf', 'BYSCORE', 'REV', 'LIMIT', off[i], c, 'WITHSCORES')
+  local got = #r / 2
+  off[i] = off[i] + got
+  if got < c then done[i] = true end
+  for j = 1, #r, 2 do
+    local e = {r[j], tonumber(r[j + 1])}
+    last[i] = e
+    if isafter(e) then table.insert(bufs[i], e) end
+  end
+end
+for i = 5, #KEYS do
+  bufs[i], off[i], done[i] = {}, 0, false
+  fetch(i, chunk)
+end
+while true do
+  local seen, cands = {}, {}
+  for i = 5, #KEYS do
+    for _, e in ipairs(bufs[i]) do
+      if not seen[e[1]] then seen[e[1]] = true; table.insert(cands, e) end
+    end
+  end
+  table.sort(cands, newer)
+  chunk = chunk * 2
+  local again = false
+  for i = 5, #KEYS do
+    if not done[i] and (#cands < n or newer(last[i], cands[n])) then
+      fetch(i, chunk)
+      again = true
+    end
+  end
+  if not again then
+    local more = 0
+    if #cands > n then more = 1 end
+    for i = 5, #KEYS do if not done[i] then more = 1 end end
+    return answer(cands, more)
+  end
+end
+`)
+
+// ListTickets returns the n newest tickets after the cursor (afterScore, afterID; +Inf and ""
+// for the start), newest first, that viewer may see through one of its scope indexes — a
+// superset of what it sees, to be judged — in one round trip, and whether more follow.
+// wholeScope says the indexes are the viewer's whole scope (no filter narrowed them), which
+// allows the scan.
+func (r *Reader) ListTickets(ctx context.Context, t domain.TenantID, viewer domain.PersonID, indexes []Index, wholeScope bool, afterScore float64, afterID string, n int) ([]Scored, bool, error) {
+	if len(indexes) == 0 || n <= 0 {
+		return nil, false, nil
+	}
+	P := r.keys.Tenant(t) + "vis:"
+	v := P + "v:" + string(viewer)
+	keys := make([]string, 0, len(indexes)+4)
+	keys = append(keys, string(r.AllTickets(t)), v+":tc", v+":ts", v+":cx")
+	for _, idx := range indexes {
+		keys = append(keys, string(idx))
+	}
+	cs := ""
+	if !math.IsInf(afterScore, 1) {
+		cs = strconv.FormatFloat(afterScore, 'f', -1, 64)
+	}
+	res, err := listScript.Run(ctx, r.rdb, keys, n, cs, afterID, n/len(indexes)+2, string(viewer), P+"t:", flag(wholeScope)).Slice()
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]Scored, 0, (len(res)-1)/2)
+	for i := 1; i+1 < len(res); i += 2 {
+		id, _ := res[i].(string)
+		sc, err := strconv.ParseFloat(res[i+1].(string), 64)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, Scored{ID: id, Score: sc})
+	}
+	return out, res[0].(int64) == 1, nil
+}

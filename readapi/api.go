@@ -1,0 +1,72 @@
+// Package readapi is the read side's HTTP API (Gin): what a viewer may see, listed and checked
+// from the visibility and directory read models, each answer with the reason that grants it;
+// who can see a resource; the audit trail; read-your-writes against a log position.
+//
+// Every route is authenticated and scoped to the token's tenant. A viewer is an active user
+// (it has a visibility table); everything it cannot see answers 404, exactly as what does not
+// exist. Reads on behalf of another viewer, reverse lookups and the audit trail need a
+// tenant-wide right (viewers:read, audit:read or tenant:admin) held by the calling service
+// client or by the calling user's group.
+package readapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/internal/auth"
+	"github.com/portal-access/backend/internal/eventstore"
+	"github.com/portal-access/backend/internal/problem"
+	"github.com/portal-access/backend/projections"
+)
+
+// Models is the live read-model generation and how far it is.
+type Models interface {
+	// Keys is the layout of the generation being served (it changes when a rebuild switches).
+	Keys() projections.Keys
+	// WaitFor blocks until every projection has applied p.
+	WaitFor(ctx context.Context, p eventstore.Position) error
+}
+
+// Config tunes the API.
+type Config struct {
+	// MaxWait bounds how long a read waits for the projections to pass its minimum position
+	// before answering 503 with Retry-After (default 2 s).
+	MaxWait time.Duration
+}
+
+// API serves the read routes.
+type API struct {
+	rdb    redis.UniversalClient
+	models Models
+	cfg    Config
+	logger *slog.Logger
+}
+
+// New returns the read API over the read models in rdb.
+func New(rdb redis.UniversalClient, models Models, cfg Config, logger *slog.Logger) *API {
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 2 * time.Second
+	}
+	return &API{rdb: rdb, models: models, cfg: cfg, logger: logger}
+}
+
+// Register mounts the read routes under /v1, authenticated, each waiting for the minimum log
+// position the request names.
+func (a *API) Register(r gin.IRouter, authn auth.Authenticator) {
+	v1 := r.Group("/v1", auth.Middleware(authn, func(c *gin.Context, err error) {
+		problem.Write(c, problem.Unauthenticated())
+	}), a.consistent())
+	for _, rt := range a.routes() {
+		v1.Handle(rt.op.Method, rt.op.Path[len("/v1"):], rt.handle)
+	}
+}
+
+// route is one read route: its handler and its description in the OpenAPI document.
+type route struct {
+	op     operation
+	handle gin.HandlerFunc
+}

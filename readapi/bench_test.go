@@ -1,0 +1,299 @@
+package readapi_test
+
+// Benchmarks of the read API over loopback HTTP against the real Redis (testkit.RedisAddr()):
+//
+//	go test ./readapi -run '^$' -bench ReadAPI -benchtime 1x -timeout 20m -v
+//
+// The read models are built by the real projections (visibility and directory, applied as a
+// rebuild applies them) from synthesized events: a tenant with 100 customer companies of 1,000
+// tickets each (100,000 tickets) and a normal user whose group's company access lists the 100
+// companies. Each sub-benchmark drives one route for a fixed time with concurrent clients (a Go
+// load generator in the same process) and reports requests/s, p50 and p99; "ceiling" is a
+// trivial Gin handler doing one Redis GET, measured in the same run.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/domain"
+	"github.com/portal-access/backend/eventschema"
+	"github.com/portal-access/backend/internal/auth"
+	"github.com/portal-access/backend/internal/eventstore"
+	"github.com/portal-access/backend/internal/testkit"
+	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/directory"
+	"github.com/portal-access/backend/projections/visibility"
+	"github.com/portal-access/backend/readapi"
+)
+
+// staticModels serves one generation that is always caught up (the benchmark builds it first).
+type staticModels struct{ keys projections.Keys }
+
+func (m staticModels) Keys() projections.Keys                             { return m.keys }
+func (m staticModels) WaitFor(context.Context, eventstore.Position) error { return nil }
+
+// eventLog synthesizes one tenant's events as the event store would deliver them.
+type eventLog struct {
+	tb     testing.TB
+	reg    *eventschema.Registry
+	tenant domain.TenantID
+	pos    uint64
+	revs   map[string]uint64
+	at     time.Time
+	events []eventstore.RecordedEvent
+}
+
+func (l *eventLog) add(stream string, evs ...domain.Event) {
+	l.at = l.at.Add(time.Second)
+	for _, ev := range evs {
+		l.pos++
+		env := eventschema.Envelope{EventID: uuid.New(), Type: ev.EventType(), Tenant: string(l.tenant), OccurredAt: l.at,
+			Actor: eventschema.SystemActor(), CorrelationID: "bench", CausationID: "bench", Command: "Bench"}
+		enc, err := l.reg.Encode(eventschema.Event{Envelope: env, Payload: ev})
+		if err != nil {
+			l.tb.Fatal(err)
+		}
+		l.events = append(l.events, eventstore.RecordedEvent{ID: enc.EventID, Stream: stream, Revision: l.revs[stream], Type: enc.Type,
+			Data: enc.Data, Metadata: enc.Metadata, Position: eventstore.Position{Commit: l.pos, Prepare: l.pos}, Created: l.at})
+		l.revs[stream]++
+	}
+}
+
+const (
+	benchTenant    = domain.TenantID("bench")
+	benchCompanies = 100
+	benchTickets   = 1000 // per company
+)
+
+// buildBenchTenant projects the benchmark tenant into Redis under keys.
+func buildBenchTenant(b *testing.B, rdb *redis.Client, keys projections.Keys) {
+	reg := eventschema.MustPortal()
+	l := &eventLog{tb: b, reg: reg, tenant: benchTenant, revs: map[string]uint64{}, at: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+	dir := "directory-" + string(benchTenant)
+	l.add(dir, domain.TenantConfigured{Tenant: benchTenant, Name: "Bench", Seats: 5000})
+	l.add(dir, domain.CompanyRegistered{Company: "c-provider", Name: "Provider", Kind: domain.KindProvider})
+	l.add(dir, domain.UserGroupCreated{Group: "g-partners", Name: "Partners", Permissions: domain.PermissionSet{Named: "support"}})
+	sites := map[domain.CompanyID][]domain.SiteID{}
+	for i := range benchCompanies {
+		c := domain.CompanyID(fmt.Sprintf("c-%03d", i))
+		l.add(dir, domain.CompanyRegistered{Company: c, Name: "Customer " + string(c), Kind: domain.KindCustomer})
+		for s := range 10 {
+			site := domain.SiteID(fmt.Sprintf("%s-s%d", c, s))
+			sites[c] = append(sites[c], site)
+			l.add(dir, domain.SiteAdded{Company: c, Site: site, Name: "Site " + string(site)})
+		}
+		l.add(dir, domain.CompanyAccessGranted{Level: domain.LevelGroup, Holder: "g-partners", Target: c})
+	}
+	exp := l.at.Add(7 * 24 * time.Hour)
+	for _, p := range []domain.PersonID{"p-viewer", "p-colleague"} {
+		l.add(dir, domain.UserInvited{Person: p, Name: "Viewer " + string(p), Email: string(p) + "@bench.example", HomeCompany: "c-provider",
+			Group: "g-partners", Class: domain.ClassNormal, TokenHash: uuid.NewString(), ExpiresAt: exp})
+		l.add(dir, domain.InvitationAccepted{Person: p, Subject: "sub-" + string(p)})
+	}
+	// Tickets, opened round-robin over the companies, as a busy tenant's would be.
+	rnd := rand.New(rand.NewPCG(5, 5))
+	for i := range benchCompanies * benchTickets {
+		c := domain.CompanyID(fmt.Sprintf("c-%03d", i%benchCompanies))
+		id := domain.TicketID(fmt.Sprintf("t-%06d", i))
+		l.add("ticket-"+string(benchTenant)+"-"+string(id), domain.TicketOpened{Ticket: id, Company: c, Site: sites[c][rnd.IntN(10)],
+			Type: "incident", Status: domain.TicketOpen, Title: "The printer on the third floor is jammed again"})
+	}
+	ctx := context.Background()
+	start := time.Now()
+	for _, p := range []projections.Projection{visibility.New(nil, reg), directory.New()} {
+		r := projections.NewRunner(p, rdb, reg, keys)
+		if _, err := r.Checkpoint(ctx, r.Name()); err != nil {
+			b.Fatal(err)
+		}
+		for evs := l.events; len(evs) > 0; {
+			n := min(2048, len(evs))
+			if err := r.ApplyBatch(ctx, evs[:n]); err != nil {
+				b.Fatal(err)
+			}
+			evs = evs[n:]
+		}
+	}
+	b.Logf("bench tenant: %d events projected in %v", len(l.events), time.Since(start).Round(time.Millisecond))
+}
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	requests      int
+	errors        int
+	rps           float64
+	p50, p99, max time.Duration
+}
+
+// load sends requests from clients goroutines for d and measures each one's latency.
+func load(b *testing.B, clients int, d time.Duration, send func(c *http.Client, i int) (int, error)) loadResult {
+	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	// Warm up the connections and Redis.
+	for i := range clients * 4 {
+		if _, err := send(hc, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	lat := make([][]time.Duration, clients)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; time.Now().Before(deadline); i += clients {
+				t0 := time.Now()
+				status, err := send(hc, i)
+				lat[w] = append(lat[w], time.Since(t0))
+				if err != nil || status != http.StatusOK {
+					errs.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	q := func(p float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*p))] }
+	return loadResult{requests: len(all), errors: int(errs.Load()), rps: float64(len(all)) / elapsed.Seconds(), p50: q(0.50), p99: q(0.99), max: all[len(all)-1]}
+}
+
+func report(b *testing.B, name string, r loadResult, ceiling float64) {
+	b.ReportMetric(r.rps, "req/s")
+	b.ReportMetric(float64(r.p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
+	pct := ""
+	if ceiling > 0 {
+		b.ReportMetric(100*r.rps/ceiling, "%ceiling")
+		pct = fmt.Sprintf(" = %.0f%% of the ceiling", 100*r.rps/ceiling)
+	}
+	b.Logf("%-34s %8.0f req/s%s, p50 %v, p99 %v, max %v, %d requests, %d errors", name, r.rps, pct, r.p50, r.p99, r.max, r.requests, r.errors)
+	if r.errors > 0 {
+		b.Fatalf("%s: %d requests failed", name, r.errors)
+	}
+}
+
+func do(c *http.Client, req *http.Request) (int, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// BenchmarkReadAPI measures the ceiling, POST /v1/check and GET /v1/me/tickets?limit=50.
+func BenchmarkReadAPI(b *testing.B) {
+	rdb, prefix := testkit.Redis(b)
+	keys := projections.Keys{Prefix: prefix, Gen: 1}
+	buildBenchTenant(b, rdb, keys)
+	gin.SetMode(gin.ReleaseMode)
+	dev, err := auth.NewDev(testkit.DevSecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	engine := gin.New()
+	readapi.New(rdb, staticModels{keys}, readapi.Config{}, quiet).Register(engine, dev)
+	rdb.Set(context.Background(), prefix+":ceiling", "hello", 0)
+	engine.GET("/ceiling", func(c *gin.Context) {
+		v, err := rdb.Get(c.Request.Context(), prefix+":ceiling").Result()
+		if err != nil {
+			c.Status(500)
+			return
+		}
+		c.String(200, v)
+	})
+	ts := httptest.NewServer(engine)
+	defer ts.Close()
+	userTok, _ := dev.Mint(benchTenant, domain.PrincipalUser, "sub-p-viewer", nil, time.Hour)
+	svcTok, _ := dev.Mint(benchTenant, domain.PrincipalService, "portal-backend", []string{string(domain.PermViewersRead)}, time.Hour)
+	clients, d := 16, 5*time.Second
+	if s := os.Getenv("PORTAL_BENCH_SECONDS"); s != "" {
+		n, _ := strconv.Atoi(s)
+		d = time.Duration(n) * time.Second
+	}
+	get := func(path, tok string) func(*http.Client, int) (int, error) {
+		return func(c *http.Client, _ int) (int, error) {
+			req, _ := http.NewRequest("GET", ts.URL+path, nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			return do(c, req)
+		}
+	}
+	check := func(tok string, viewer bool) func(*http.Client, int) (int, error) {
+		return func(c *http.Client, i int) (int, error) {
+			// Tickets across the tenant; one in three of another tenant's ids (refused).
+			id := fmt.Sprintf("t-%06d", (i*7919)%(benchCompanies*benchTickets))
+			if i%3 == 0 {
+				id = "t-unknown-" + strconv.Itoa(i)
+			}
+			body := map[string]any{"resource": map[string]any{"type": "ticket", "id": id}}
+			if viewer {
+				body["viewer"] = "p-viewer"
+			}
+			raw, _ := json.Marshal(body)
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/check", bytes.NewReader(raw))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			return do(c, req)
+		}
+	}
+	// Sanity: the listing answers 50 tickets, newest first, and a next page.
+	{
+		resp, err := http.DefaultClient.Do(mustReq(b, ts.URL+"/v1/me/tickets?limit=50", userTok))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var page readapi.Page[readapi.TicketView]
+		_ = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if len(page.Items) != 50 || page.NextCursor == "" || page.Items[0].ID != domain.TicketID(fmt.Sprintf("t-%06d", benchCompanies*benchTickets-1)) {
+			b.Fatalf("listing: %d items, first %v, next %q", len(page.Items), page.Items[0].ID, page.NextCursor)
+		}
+	}
+	b.ResetTimer()
+	if os.Getenv("PORTAL_BENCH_ONLY") == "tickets" {
+		report(b, "GET /v1/me/tickets?limit=50", load(b, clients, d, get("/v1/me/tickets?limit=50", userTok)), 0)
+		return
+	}
+	ceiling := load(b, clients, d, get("/ceiling", ""))
+	report(b, "ceiling (Gin + one Redis GET)", ceiling, 0)
+	report(b, "POST /v1/check (service, viewer)", load(b, clients, d, check(svcTok, true)), ceiling.rps)
+	report(b, "POST /v1/check (the user itself)", load(b, clients, d, check(userTok, false)), ceiling.rps)
+	report(b, "GET /v1/me/tickets?limit=50", load(b, clients, d, get("/v1/me/tickets?limit=50", userTok)), ceiling.rps)
+	report(b, "GET /v1/me/tickets?company=…&limit=50", load(b, clients, d, get("/v1/me/tickets?company=c-042&limit=50", userTok)), ceiling.rps)
+}
+
+func mustReq(b *testing.B, url, tok string) *http.Request {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req
+}

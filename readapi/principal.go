@@ -1,0 +1,199 @@
+package readapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portal-access/backend/domain"
+	"github.com/portal-access/backend/internal/auth"
+	"github.com/portal-access/backend/internal/problem"
+	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/directory"
+	"github.com/portal-access/backend/projections/visibility"
+)
+
+// caller is who calls, as the read models know it.
+type caller struct {
+	tenant domain.TenantID
+	keys   projections.Keys
+	// person is the calling user ("" for a service client).
+	person domain.PersonID
+	// service is the calling service client's id ("" for a user).
+	service string
+	// rights are the tenant-wide rights the caller holds: a service's scopes, or an active
+	// normal user's group permissions (expanded). tenant:admin holds every right.
+	rights []domain.Permission
+	// active: the calling user is an active system user (set by loadRights).
+	active bool
+}
+
+// has reports a tenant-wide right.
+func (c caller) has(p domain.Permission) bool {
+	return slices.Contains(c.rights, p) || slices.Contains(c.rights, domain.PermTenantAdmin)
+}
+
+// Refusals of the read API. None of them says whether the thing asked about exists.
+var (
+	errNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not-found",
+		Message: "no such resource, or the viewer may not see it"}
+	errNoViewer = &domain.Error{Kind: domain.KindForbidden, Code: "not-a-viewer",
+		Message: "the caller is not an active user of the tenant: only active users see the portal (contacts, invited, suspended and removed users see nothing)"}
+	errForbidden = &domain.Error{Kind: domain.KindForbidden, Code: "forbidden",
+		Message: "this read needs a tenant-wide right the caller does not hold"}
+	errViewerWithoutTable = &domain.Error{Kind: domain.KindForbidden, Code: "viewer-without-access",
+		Message: "the viewer is not an active user: contacts, invited, suspended and removed users see nothing"}
+	errUnbound = &domain.Error{Kind: domain.KindForbidden, Code: "unknown-identity",
+		Message: "this identity is not bound to a user of the tenant; accept an invitation first"}
+)
+
+// callerOf resolves the authenticated identity against the read models: a user by the person
+// its subject is bound to (one round trip). A user's tenant-wide rights are loaded only when a
+// route needs them (loadRights).
+func (a *API) callerOf(c *gin.Context) (caller, error) {
+	id, ok := auth.FromContext(c)
+	if !ok {
+		return caller{}, auth.ErrUnauthenticated
+	}
+	cl := caller{tenant: id.Tenant, keys: a.models.Keys()}
+	switch id.Kind {
+	case domain.PrincipalService:
+		cl.service, cl.rights = id.Service, slices.Clone(id.Scopes)
+		return cl, nil
+	case domain.PrincipalUser:
+	default:
+		return caller{}, auth.ErrUnauthenticated
+	}
+	person, err := directory.NewReader(a.rdb, cl.keys).PersonBySubject(c.Request.Context(), id.Tenant, id.Subject)
+	if errors.Is(err, directory.ErrNotFound) {
+		return caller{}, errUnbound
+	}
+	if err != nil {
+		return caller{}, err
+	}
+	cl.person = person
+	return cl, nil
+}
+
+// loadRights reads a calling user's standing: active or not, and its group's tenant-wide
+// rights while it is an active normal user.
+func (a *API) loadRights(ctx context.Context, cl *caller) error {
+	if cl.person == "" {
+		return nil
+	}
+	dir := directory.NewReader(a.rdb, cl.keys)
+	p, err := dir.GetPerson(ctx, cl.tenant, cl.person)
+	if errors.Is(err, directory.ErrNotFound) {
+		return errUnbound
+	}
+	if err != nil {
+		return err
+	}
+	cl.active = p.Type == domain.TypeSystemUser && p.Status == domain.StatusActive
+	if cl.active && p.Class == domain.ClassNormal && p.Group != "" {
+		g, err := dir.GetGroup(ctx, cl.tenant, p.Group)
+		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+			return err
+		}
+		cl.rights = g.Permissions.Expand()
+	}
+	return nil
+}
+
+// viewerOf is the viewer a request reads as: the caller itself under /v1/me, the path's viewer
+// under /v1/viewers/{viewer_id} (which needs viewers:read). The viewer must have a table.
+func (a *API) viewerOf(c *gin.Context, cl caller, ticketsOnly bool) (domain.Scope, error) {
+	viewer := cl.person
+	if id := c.Param("viewer_id"); id != "" {
+		if err := a.loadRights(c.Request.Context(), &cl); err != nil {
+			return domain.Scope{}, err
+		}
+		if cl.person != "" && !cl.active {
+			return domain.Scope{}, errNoViewer
+		}
+		if !cl.has(domain.PermViewersRead) {
+			return domain.Scope{}, errForbidden
+		}
+		viewer = domain.PersonID(id)
+	} else if cl.person == "" {
+		return domain.Scope{}, errNoViewer
+	}
+	load := visibility.NewReader(a.rdb, cl.keys).FullScope
+	if ticketsOnly {
+		load = visibility.NewReader(a.rdb, cl.keys).TicketScope
+	}
+	s, err := load(c.Request.Context(), cl.tenant, viewer)
+	if errors.Is(err, visibility.ErrNoTable) {
+		if viewer == cl.person {
+			return s, errNoViewer
+		}
+		if _, err := directory.NewReader(a.rdb, cl.keys).GetPerson(c.Request.Context(), cl.tenant, viewer); errors.Is(err, directory.ErrNotFound) {
+			return s, errNotFound
+		}
+		return s, errViewerWithoutTable
+	}
+	return s, err
+}
+
+// readAs resolves caller and viewer (its whole scope), or answers the refusal.
+func (a *API) readAs(c *gin.Context) (caller, domain.Scope, bool) { return a.resolve(c, false) }
+
+// readTicketsAs is readAs for ticket reads: only the ticket part of the scope is loaded.
+func (a *API) readTicketsAs(c *gin.Context) (caller, domain.Scope, bool) { return a.resolve(c, true) }
+
+func (a *API) resolve(c *gin.Context, ticketsOnly bool) (caller, domain.Scope, bool) {
+	cl, err := a.callerOf(c)
+	if err != nil {
+		a.fail(c, err)
+		return cl, domain.Scope{}, false
+	}
+	s, err := a.viewerOf(c, cl, ticketsOnly)
+	if err != nil {
+		a.fail(c, err)
+		return cl, s, false
+	}
+	return cl, s, true
+}
+
+// require resolves the caller and checks it holds one of the rights.
+func (a *API) require(c *gin.Context, rights ...domain.Permission) (caller, bool) {
+	cl, err := a.callerOf(c)
+	if err == nil {
+		err = a.loadRights(c.Request.Context(), &cl)
+	}
+	if err != nil {
+		a.fail(c, err)
+		return cl, false
+	}
+	if cl.person != "" && !cl.active {
+		a.fail(c, errNoViewer)
+		return cl, false
+	}
+	for _, r := range rights {
+		if cl.has(r) {
+			return cl, true
+		}
+	}
+	a.fail(c, errForbidden)
+	return cl, false
+}
+
+// fail answers an error as problem+json: typed refusals by kind, the rest as a 500 that says
+// nothing of the cause (which is logged).
+func (a *API) fail(c *gin.Context, err error) {
+	var de *domain.Error
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		problem.Write(c, problem.Unauthenticated())
+	case errors.As(err, &de):
+		problem.Write(c, problem.FromError(err))
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		problem.Write(c, problem.New(http.StatusServiceUnavailable, "unavailable", "the read models did not answer in time"))
+	default:
+		a.logger.Error("read failed", "path", c.FullPath(), "error", err)
+		problem.Write(c, problem.New(http.StatusInternalServerError, "internal", "the read failed; it was logged"))
+	}
+}
