@@ -103,23 +103,50 @@ func (a *API) loadRights(ctx context.Context, cl *caller) error {
 	return nil
 }
 
-// viewerOf is the viewer a request reads as: the caller itself under /v1/me, the path's viewer
-// under /v1/viewers/{viewer_id} (which needs viewers:read). The viewer must have a table.
+// viewerID is the viewer a request reads as: the caller itself under /v1/me, the path's viewer
+// under /v1/viewers/{viewer_id} (which needs viewers:read).
+func (a *API) viewerID(c *gin.Context, cl *caller) (domain.PersonID, error) {
+	id := c.Param("viewer_id")
+	if id == "" {
+		if cl.person == "" {
+			return "", errNoViewer
+		}
+		return cl.person, nil
+	}
+	if err := a.loadRights(c.Request.Context(), cl); err != nil {
+		return "", err
+	}
+	if cl.person != "" && !cl.active {
+		return "", errNoViewer
+	}
+	if !cl.has(domain.PermViewersRead) {
+		return "", errForbidden
+	}
+	return domain.PersonID(id), nil
+}
+
+// withoutTable is the refusal of a read as a viewer without a visibility table: the caller
+// itself is no viewer; another is unknown (404) or has no access.
+func (a *API) withoutTable(c *gin.Context, cl caller, viewer domain.PersonID) error {
+	if viewer == cl.person {
+		return errNoViewer
+	}
+	_, err := directory.NewReader(a.rdb, cl.keys).GetPerson(c.Request.Context(), cl.tenant, viewer)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return errNotFound
+	case err != nil:
+		return err
+	}
+	return errViewerWithoutTable
+}
+
+// viewerOf loads the viewer's scope (its tickets part only, or all of it). The viewer must
+// have a table.
 func (a *API) viewerOf(c *gin.Context, cl caller, ticketsOnly bool) (domain.Scope, error) {
-	viewer := cl.person
-	if id := c.Param("viewer_id"); id != "" {
-		if err := a.loadRights(c.Request.Context(), &cl); err != nil {
-			return domain.Scope{}, err
-		}
-		if cl.person != "" && !cl.active {
-			return domain.Scope{}, errNoViewer
-		}
-		if !cl.has(domain.PermViewersRead) {
-			return domain.Scope{}, errForbidden
-		}
-		viewer = domain.PersonID(id)
-	} else if cl.person == "" {
-		return domain.Scope{}, errNoViewer
+	viewer, err := a.viewerID(c, &cl)
+	if err != nil {
+		return domain.Scope{}, err
 	}
 	load := visibility.NewReader(a.rdb, cl.keys).FullScope
 	if ticketsOnly {
@@ -127,13 +154,7 @@ func (a *API) viewerOf(c *gin.Context, cl caller, ticketsOnly bool) (domain.Scop
 	}
 	s, err := load(c.Request.Context(), cl.tenant, viewer)
 	if errors.Is(err, visibility.ErrNoTable) {
-		if viewer == cl.person {
-			return s, errNoViewer
-		}
-		if _, err := directory.NewReader(a.rdb, cl.keys).GetPerson(c.Request.Context(), cl.tenant, viewer); errors.Is(err, directory.ErrNotFound) {
-			return s, errNotFound
-		}
-		return s, errViewerWithoutTable
+		return s, a.withoutTable(c, cl, viewer)
 	}
 	return s, err
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -46,111 +46,23 @@ func parseTicketCursor(s string) (ticketCursor, bool) {
 	}
 	sc, id, ok := strings.Cut(s, ":")
 	f, err := strconv.ParseFloat(sc, 64)
-	if !ok || err != nil || id == "" {
+	// A score is the log position a ticket was opened at: finite and not negative (ParseFloat
+	// also reads "NaN" and "Inf", which no listing hands out and Redis would not take).
+	if !ok || err != nil || id == "" || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
 		return ticketCursor{}, false
 	}
 	return ticketCursor{score: f, id: id}, true
 }
 
-// topAfter returns the n newest tickets after cursor among the indexes (merged inside Redis, one
-// round trip) and the in-memory source, and whether more follow.
-func topAfter(ctx context.Context, vis *visibility.Reader, t domain.TenantID, viewer domain.PersonID, indexes []visibility.Index, whole bool, extra []visibility.Scored, cur ticketCursor, n int) ([]visibility.Scored, bool, error) {
-	got, more, err := vis.ListTickets(ctx, t, viewer, indexes, whole, cur.score, cur.id, n)
-	if err != nil || len(extra) == 0 {
-		return got, more, err
-	}
-	seen := make(map[string]bool, len(got))
-	for _, s := range got {
-		seen[s.ID] = true
-	}
-	for _, e := range extra {
-		if cur.before(e) && !seen[e.ID] {
-			got = append(got, e)
-			seen[e.ID] = true
-		}
-	}
-	slices.SortFunc(got, compareNewest)
-	if len(got) > n {
-		got, more = got[:n], true
-	}
-	return got, more, nil
-}
-
-func compareNewest(x, y visibility.Scored) int {
-	switch {
-	case newer(x, y):
-		return -1
-	case newer(y, x):
-		return 1
-	}
-	return 0
-}
-
-func newer(a, b visibility.Scored) bool {
-	return a.Score > b.Score || a.Score == b.Score && a.ID > b.ID
-}
-
-// ticketSources are the indexes that together hold every ticket the viewer may see that
-// matches the query's company or site (and an in-memory source for contractor assignments,
-// whose indexes are not ordered by opening).
-func (a *API) ticketSources(ctx context.Context, cl caller, s domain.Scope, q listQuery, vis *visibility.Reader) ([]visibility.Index, []visibility.Scored, error) {
-	t := cl.tenant
-	switch {
-	case q.Site != "":
-		return []visibility.Index{vis.SiteTickets(t, q.Site)}, nil, nil
-	case q.Company != "":
-		return []visibility.Index{vis.CompanyTickets(t, q.Company)}, nil, nil
-	case s.Unrestricted:
-		return []visibility.Index{vis.AllTickets(t)}, nil, nil
-	}
-	var idx []visibility.Index
-	for _, c := range slices.Sorted(mapKeys(s.Companies)) {
-		if len(s.Companies[c]) > 0 {
-			idx = append(idx, vis.CompanyTickets(t, c))
-		}
-	}
-	for _, site := range slices.Sorted(mapKeys(s.Sites)) {
-		idx = append(idx, vis.SiteTickets(t, site))
-	}
-	idx = append(idx, vis.ReportedTickets(t, s.Person))
-	var contractor []visibility.Index
-	for _, x := range slices.Sorted(mapKeys(s.ContractorAdminOf)) {
-		if s.ContractorAdminOf[x] {
-			contractor = append(contractor, vis.ContractorTickets(t, x))
-		}
-	}
-	contractor = append(contractor, vis.TechnicianTickets(t, s.Person))
-	ids, err := vis.Members(ctx, contractor...)
-	if err != nil || len(ids) == 0 {
-		return idx, nil, err
-	}
-	keys, err := vis.TicketKeysOf(ctx, t, toIDs[domain.TicketID](ids))
-	if err != nil {
-		return nil, nil, err
-	}
-	extra := make([]visibility.Scored, 0, len(ids))
-	for i, k := range keys {
-		if k != nil {
-			extra = append(extra, visibility.Scored{ID: ids[i], Score: float64(k.Opened)})
-		}
-	}
-	slices.SortFunc(extra, compareNewest)
-	return idx, extra, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 func (a *API) listTickets(c *gin.Context) {
-	cl, s, ok := a.readTicketsAs(c)
-	if !ok {
+	cl, err := a.callerOf(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	viewer, err := a.viewerID(c, &cl)
+	if err != nil {
+		a.fail(c, err)
 		return
 	}
 	q, bad := parseList(c)
@@ -163,16 +75,29 @@ func (a *API) listTickets(c *gin.Context) {
 		a.fail(c, invalid("cursor", "cursor is the next_cursor of a previous page, unchanged"))
 		return
 	}
-	page, err := a.ticketPage(c.Request.Context(), cl, s, q, cur)
-	a.answer(c, page, err)
+	page, err := a.ticketPage(c.Request.Context(), cl, viewer, q, cur)
+	if errors.Is(err, visibility.ErrNoTable) {
+		err = a.withoutTable(c, cl, viewer)
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Render(http.StatusOK, ticketPageJSON(page))
 }
 
-func (a *API) ticketPage(ctx context.Context, cl caller, s domain.Scope, q listQuery, cur ticketCursor) (Page[TicketView], error) {
+// ticketPage reads pages of candidates (each one round trip, with the records and the
+// viewer's grounds) until the page is full, the candidates run out, or maxScan is reached.
+func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID, q listQuery, cur ticketCursor) (Page[TicketView], error) {
 	vis, dir := visibility.NewReader(a.rdb, cl.keys), directory.NewReader(a.rdb, cl.keys)
-	indexes, extra, err := a.ticketSources(ctx, cl, s, q, vis)
-	if err != nil {
-		return Page[TicketView]{}, err
+	var filter visibility.Index
+	switch {
+	case q.Site != "":
+		filter = vis.SiteTickets(cl.tenant, q.Site)
+	case q.Company != "":
+		filter = vis.CompanyTickets(cl.tenant, q.Company)
 	}
+	prefix := dir.TicketKeyPrefix(cl.tenant)
 	out := Page[TicketView]{Items: make([]TicketView, 0, q.Limit)}
 	scanned, more := 0, true
 	for len(out.Items) < q.Limit && more {
@@ -180,41 +105,29 @@ func (a *API) ticketPage(ctx context.Context, cl caller, s domain.Scope, q listQ
 			out.NextCursor = encodeCursor(cur.String())
 			return out, nil
 		}
-		var cands []visibility.Scored
-		cands, more, err = topAfter(ctx, vis, cl.tenant, s.Person, indexes, q.Company == "" && q.Site == "", extra, cur, q.Limit-len(out.Items)+1)
+		cands, m, err := vis.TicketPage(ctx, cl.tenant, viewer, filter, prefix, cur.score, cur.id, q.Limit-len(out.Items)+1)
 		if err != nil {
 			return out, err
 		}
+		more = m
 		if len(cands) == 0 {
 			return out, nil
 		}
 		scanned += len(cands)
-		ids := make([]domain.TicketID, len(cands))
 		for i, cd := range cands {
-			ids[i] = domain.TicketID(cd.ID)
-		}
-		// The directory's record carries what visibility depends on: the reasons are judged
-		// from it and the viewer's scope, in the same round trip that reads the page.
-		tickets, err := dir.TicketsByID(ctx, cl.tenant, ids)
-		if err != nil {
-			return out, err
-		}
-		byID := make(map[domain.TicketID]*directory.Ticket, len(tickets))
-		for i := range tickets {
-			byID[tickets[i].ID] = &tickets[i]
-		}
-		for i, cd := range cands {
-			cur = ticketCursor{score: cd.Score, id: cd.ID}
-			t := byID[domain.TicketID(cd.ID)]
-			if t == nil || !q.wants(t.Company) || q.Site != "" && t.Site != q.Site || q.Status != "" && string(t.Status) != q.Status ||
+			cur = ticketCursor{score: cd.Score, id: string(cd.ID)}
+			if len(cd.Reasons) == 0 || len(cd.Fields) == 0 {
+				continue
+			}
+			t, err := directory.TicketFromFields(cd.Fields)
+			if err != nil {
+				return out, err
+			}
+			if !q.wants(t.Company) || q.Site != "" && t.Site != q.Site || q.Status != "" && string(t.Status) != q.Status ||
 				q.Type != "" && t.Type != q.Type || !q.UpdatedSince.IsZero() && t.UpdatedAt.Before(q.UpdatedSince) {
 				continue
 			}
-			rs := s.TicketReasons(domain.TicketView{Company: t.Company, Site: t.Site, Reporter: t.Reporter, Contractor: t.Contractor, Technician: t.Technician})
-			if len(rs) == 0 {
-				continue
-			}
-			out.Items = append(out.Items, TicketView{Ticket: *t, Reasons: rs})
+			out.Items = append(out.Items, TicketView{Ticket: t, Reasons: cd.Reasons})
 			if len(out.Items) == q.Limit {
 				// The page is full: more follow if candidates remain in this batch or beyond it.
 				if i < len(cands)-1 || more {

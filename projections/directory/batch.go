@@ -160,3 +160,10 @@ func (r *Reader) PersonBySubject(ctx context.Context, t domain.TenantID, subject
 	}
 	return domain.PersonID(id), nil
 }
+
+// TicketFromFields decodes a ticket's record read field by field (see TicketKeyPrefix).
+func TicketFromFields(m map[string]string) (Ticket, error) { return ticketFrom(m) }
+
+// TicketKeyPrefix is the prefix of a tenant's ticket records (prefix + ticket id), for reads
+// that fetch them inside a script.
+func (r *Reader) TicketKeyPrefix(t domain.TenantID) string { return spaceOf(r.keys, t).base + "t:" }

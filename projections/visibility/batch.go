@@ -3,6 +3,7 @@ package visibility
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -372,4 +373,217 @@ func (r *Reader) ListTickets(ctx context.Context, t domain.TenantID, viewer doma
 		out = append(out, Scored{ID: id, Score: sc})
 	}
 	return out, res[0].(int64) == 1, nil
+}
+
+// pageScript reads one page of the tickets a viewer may see, with everything the page shows, in
+// one round trip: the viewer's table (KEYS[1..4]: v:{viewer}, :tc, :ts, :cx), its scope
+// indexes — the tenant's every-ticket index (KEYS[5]) for an unrestricted viewer, else those of
+// its companies and sites, its own requests and, in memory, its contractor assignments — or
+// the one index ARGV[7] names (a company or site filter), then the n newest tickets after the
+// cursor (score ARGV[2], id ARGV[3]; none when ARGV[2] is ""), newest first, each with the
+// viewer's grounds on its company, site and contractor and its directory record (ARGV[6] .. id).
+// It walks the tenant's index and keeps what the viewer's table grounds when the viewer's
+// indexes hold at least an eighth of it; else it merges the indexes, reading each in chunks
+// and stopping as soon as its unread members are older than the n-th candidate.
+// Every key shares the tenant's hash tag (one cluster slot); the index keys are built from the
+// prefix ARGV[5]. Returns {0} for a viewer without a table, else {1, more, unrestricted, {id, score, tc,
+// ts, cx, field, value, …}, …}.
+var pageScript = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local cs = tonumber(ARGV[2])
+local cid = ARGV[3]
+local viewer = ARGV[4]
+local P = ARGV[5]
+local D = ARGV[6]
+local filter = ARGV[7]
+local unr = redis.call('HGET', KEYS[1], 'unrestricted')
+if not unr then return {0} end
+local cx = {}
+for _, x in ipairs(redis.call('SMEMBERS', KEYS[4])) do cx[x] = true end
+local maxs = '+inf'
+if cs then maxs = ARGV[2] end
+local function isafter(e) return not cs or e[2] < cs or (e[2] == cs and e[1] < cid) end
+local function newer(a, b) return a[2] > b[2] or (a[2] == b[2] and a[1] > b[1]) end
+
+local sources, extra = {}, {}
+if filter ~= '' then
+  sources = {filter}
+elseif unr == '1' then
+  sources = {KEYS[5]}
+else
+  local h = redis.call('HGETALL', KEYS[2])
+  for j = 1, #h, 2 do if h[j + 1] ~= '' then table.insert(sources, P .. 'i:tc:' .. h[j]) end end
+  for _, s in ipairs(redis.call('HKEYS', KEYS[3])) do table.insert(sources, P .. 'i:ts:' .. s) end
+  table.insert(sources, P .. 'i:tr:' .. viewer)
+  -- Contractor assignments are indexed by when they were assigned: place them by opening.
+  local assigned = {}
+  for x, _ in pairs(cx) do
+    for _, id in ipairs(redis.call('ZRANGE', P .. 'i:tx:' .. x, 0, -1)) do assigned[id] = true end
+  end
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'i:tt:' .. viewer, 0, -1)) do assigned[id] = true end
+  for id, _ in pairs(assigned) do
+    local opened = tonumber(redis.call('HGET', P .. 't:' .. id, 'opened'))
+    if opened then
+      local e = {id, opened}
+      if isafter(e) then table.insert(extra, e) end
+    end
+  end
+end
+
+-- The viewer's grounds on a ticket's company, site and contractor.
+local function grounds(company, site, contractor)
+  local tc, ts = '', ''
+  if company then tc = redis.call('HGET', KEYS[2], company) or '' end
+  if site and site ~= '' then ts = redis.call('HGET', KEYS[3], site) or '' end
+  return tc, ts, (contractor and cx[contractor]) and '1' or '0'
+end
+
+local cands, more = {}, 0
+local scan = false
+if filter == '' and unr ~= '1' and #sources > 4 then
+  -- Estimate the share of the tenant's tickets the viewer's indexes hold from a sample of them.
+  local total, est, k = redis.call('ZCARD', KEYS[5]), 0, math.min(#sources, 8)
+  for i = 1, k do est = est + redis.call('ZCARD', sources[math.floor((i - 1) * #sources / k) + 1]) end
+  scan = total > 0 and est * #sources / k * 8 >= total
+end
+if scan then
+  -- Walk the tenant's tickets, keeping those the viewer's table grounds.
+  local off, step = 0, n + 16
+  while #cands <= n do
+    local r = redis.call('ZRANGE', KEYS[5], maxs, '-inf', 'BYSCORE', 'REV', 'LIMIT', off, step, 'WITHSCORES')
+    off = off + #r / 2
+    for j = 1, #r, 2 do
+      local e = {r[j], tonumber(r[j + 1])}
+      if isafter(e) then
+        local t = redis.call('HMGET', D .. e[1], 'company', 'site', 'reporter', 'contractor', 'technician')
+        local tc, ts, x = grounds(t[1], t[2], t[4])
+        if tc ~= '' or ts ~= '' or t[3] == viewer or t[5] == viewer or x == '1' then
+          table.insert(cands, e)
+        end
+      end
+    end
+    if #r / 2 < step then break end
+    step = math.min(step * 2, 1024)
+  end
+  if #cands > n then more = 1 end
+else
+  -- Merge the indexes.
+  local bufs, off, done, last = {}, {}, {}, {}
+  local chunk = math.floor(n / #sources) + 2
+  local function fetch(i, c)
+    local r = redis.call('ZRANGE', sources[i], maxs, '-inf', 'BYSCORE', 'REV', 'LIMIT', off[i], c, 'WITHSCORES')
+    local got = #r / 2
+    off[i] = off[i] + got
+    if got < c then done[i] = true end
+    for j = 1, #r, 2 do
+      local e = {r[j], tonumber(r[j + 1])}
+      last[i] = e
+      if isafter(e) then table.insert(bufs[i], e) end
+    end
+  end
+  for i = 1, #sources do
+    bufs[i], off[i], done[i] = {}, 0, false
+    fetch(i, chunk)
+  end
+  while true do
+    local seen = {}
+    cands = {}
+    for i = 0, #sources do
+      local b = extra
+      if i > 0 then b = bufs[i] end
+      for _, e in ipairs(b) do
+        if not seen[e[1]] then seen[e[1]] = true; table.insert(cands, e) end
+      end
+    end
+    table.sort(cands, newer)
+    chunk = chunk * 2
+    local again = false
+    for i = 1, #sources do
+      if not done[i] and (#cands < n or newer(last[i], cands[n])) then
+        fetch(i, chunk)
+        again = true
+      end
+    end
+    if not again then
+      if #cands > n then more = 1 end
+      for i = 1, #sources do if not done[i] then more = 1 end end
+      break
+    end
+  end
+end
+table.sort(cands, newer)
+
+local out = {1, more, unr}
+for j = 1, math.min(n, #cands) do
+  local id = cands[j][1]
+  local rec = redis.call('HGETALL', D .. id)
+  local company, site, contractor
+  for k = 1, #rec, 2 do
+    local f = rec[k]
+    if f == 'company' then company = rec[k + 1] elseif f == 'site' then site = rec[k + 1] elseif f == 'contractor' then contractor = rec[k + 1] end
+  end
+  local tc, ts, x = grounds(company, site, contractor)
+  table.insert(out, {id, string.format('%.17g', cands[j][2]), tc, ts, x})
+  table.insert(out, rec)
+end
+return out
+`)
+
+// PageTicket is one ticket of a page: its place in the listing, the reasons the viewer sees it
+// (empty: it does not — a candidate is a superset) and its directory record, field by field.
+type PageTicket struct {
+	ID      domain.TicketID
+	Score   float64
+	Reasons []domain.TicketReason
+	Fields  map[string]string
+}
+
+// TicketPage reads the n newest tickets after the cursor (afterScore, afterID; +Inf and "" for
+// the start) that viewer may see, with their reasons and directory records (dirTicketPrefix ..
+// id), in one round trip, and whether more follow. filter, when set, is the one index to read
+// (a company's or a site's tickets). ErrNoTable for a viewer without a table.
+func (r *Reader) TicketPage(ctx context.Context, t domain.TenantID, viewer domain.PersonID, filter Index, dirTicketPrefix string, afterScore float64, afterID string, n int) ([]PageTicket, bool, error) {
+	P := r.keys.Tenant(t) + "vis:"
+	v := P + "v:" + string(viewer)
+	cs := ""
+	if !math.IsInf(afterScore, 1) {
+		cs = strconv.FormatFloat(afterScore, 'f', -1, 64)
+	}
+	res, err := pageScript.Run(ctx, r.rdb, []string{v, v + ":tc", v + ":ts", v + ":cx", string(r.AllTickets(t))},
+		n, cs, afterID, string(viewer), P, dirTicketPrefix, string(filter)).Slice()
+	if err != nil {
+		return nil, false, err
+	}
+	if res[0].(int64) == 0 {
+		return nil, false, ErrNoTable
+	}
+	more, unrestricted := res[1].(int64) == 1, res[2] == "1"
+	out := make([]PageTicket, 0, (len(res)-3)/2)
+	for i := 3; i+1 < len(res); i += 2 {
+		item, _ := res[i].([]any)
+		rec, _ := res[i+1].([]any)
+		if len(item) != 5 {
+			return nil, false, fmt.Errorf("visibility: ticket page: malformed item %v", res[i])
+		}
+		str := func(i int) string { s, _ := item[i].(string); return s }
+		sc, err := strconv.ParseFloat(str(1), 64)
+		if err != nil {
+			return nil, false, err
+		}
+		f := make(map[string]string, len(rec)/2)
+		for k := 0; k+1 < len(rec); k += 2 {
+			key, _ := rec[k].(string)
+			f[key], _ = rec[k+1].(string)
+		}
+		view := domain.TicketView{Company: domain.CompanyID(f["company"]), Site: domain.SiteID(f["site"]), Reporter: domain.PersonID(f["reporter"]),
+			Contractor: domain.CompanyID(f["contractor"]), Technician: domain.PersonID(f["technician"])}
+		s := domain.Scope{Person: viewer, HasTable: true, Unrestricted: unrestricted,
+			Companies: map[domain.CompanyID][]domain.TicketReason{view.Company: DecodeReasons(str(2))}, Sites: map[domain.SiteID][]domain.TicketReason{},
+			ManagedSiteCompany: map[domain.SiteID]domain.CompanyID{}, ContractorAdminOf: map[domain.CompanyID]bool{view.Contractor: str(4) == "1"}}
+		if view.Site != "" {
+			decodeSite(&s, view.Site, str(3))
+		}
+		out = append(out, PageTicket{ID: domain.TicketID(str(0)), Score: sc, Fields: f, Reasons: s.TicketReasons(view)})
+	}
+	return out, more, nil
 }
