@@ -318,12 +318,20 @@ func (c SetSitePermissions) decide(d *Directory, p Principal) ([]Event, error) {
 		Responsible: nonNil(slices.Clone(c.Responsible))}}, nil
 }
 
-// validResponsible: a user group of the tenant, a normal user (staff), or a user the actor may see.
+// validResponsible: a user group of the tenant, a normal user (staff), or a user the actor may
+// see — as a bare id, or typed as "group:<id>" or "user:<id>" (as ticket assignment matches them).
 func (d *Directory) validResponsible(p Principal, id string) bool {
-	if _, ok := d.Groups[GroupID(id)]; ok {
+	kind, bare, typed := strings.Cut(id, ":")
+	if !typed {
+		bare = id
+	}
+	if _, ok := d.Groups[GroupID(bare)]; ok && (!typed || kind == "group") {
 		return true
 	}
-	r, ok := d.People[PersonID(id)]
+	if typed && kind != "user" {
+		return false
+	}
+	r, ok := d.People[PersonID(bare)]
 	if !ok || r.Type != TypeSystemUser || r.Status == StatusRemoved {
 		return false
 	}

@@ -242,6 +242,11 @@ func TestSetSitePermissions(t *testing.T) {
 		{name: "unknown site", by: U(aAdmin), cmd: set(aMember, nil, s("zz")), err: ErrNotFound},
 		{name: "a read site twice", by: U(aAdmin), cmd: set(aMember, s(a1, a1), nil), err: ErrInvalid, field: "read_sites"},
 		{name: "a write site twice", by: U(aAdmin), cmd: set(aMember, nil, s(a1, a1)), err: ErrInvalid, field: "write_sites"},
+		{name: "typed recipients, as ticket assignment matches them", by: U(aAdmin), cmd: set(aMember, nil, nil, "group:"+string(grpStaff), "user:"+string(staff)),
+			want: []Event{SitePermissionsSet{Person: aMember, ReadSites: s(), WriteSites: s(), Responsible: []string{"group:" + string(grpStaff), "user:" + string(staff)}}}},
+		{name: "a group typed as a user", by: U(aAdmin), cmd: set(aMember, nil, nil, "user:"+string(grpStaff)), err: ErrNotFound},
+		{name: "a user typed as a group", by: U(aAdmin), cmd: set(aMember, nil, nil, "group:"+string(staff)), err: ErrNotFound},
+		{name: "an unknown type", by: U(aAdmin), cmd: set(aMember, nil, nil, "team:"+string(grpStaff)), err: ErrNotFound},
 		{name: "unknown responsible", by: U(aAdmin), cmd: set(aMember, nil, nil, "ghost"), err: ErrNotFound},
 		{name: "a contact is never responsible", by: U(aAdmin), cmd: set(aMember, nil, nil, string(aContact)), err: ErrNotFound},
 		{name: "a removed user is never responsible", given: []Event{UserRemoved{Person: aBasic}}, by: U(aAdmin), cmd: set(aMember, nil, nil, string(aBasic)), err: ErrNotFound},
@@ -280,3 +285,4 @@ func TestSetTicketRestrictions(t *testing.T) {
 		{name: "admin of B does not know A's member", by: U(bAdmin), cmd: SetTicketRestrictions{Person: aMember}, err: ErrNotFound},
 	})
 }
+

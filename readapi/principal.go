@@ -3,10 +3,15 @@ package readapi
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/internal/auth"
@@ -213,8 +218,25 @@ func (a *API) fail(c *gin.Context, err error) {
 		problem.Write(c, problem.FromError(err))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		problem.Write(c, problem.New(http.StatusServiceUnavailable, "unavailable", "the read models did not answer in time"))
+	case unreachable(err):
+		a.logger.Warn("read models unreachable", "path", c.FullPath(), "error", err)
+		c.Header("Retry-After", "1")
+		problem.Write(c, problem.New(http.StatusServiceUnavailable, "read-models-unavailable", "the read-model store cannot be reached; retry shortly"))
 	default:
 		a.logger.Error("read failed", "path", c.FullPath(), "error", err)
 		problem.Write(c, problem.New(http.StatusInternalServerError, "internal", "the read failed; it was logged"))
 	}
+}
+
+// unreachable tells a read-model store that cannot be reached (refused or broken connection,
+// pool exhausted, store loading or read-only) from a failed read.
+func unreachable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "MASTERDOWN") || strings.HasPrefix(msg, "CLUSTERDOWN") ||
+		strings.HasPrefix(msg, "TRYAGAIN") || strings.Contains(msg, "connection refused")
 }

@@ -121,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return a, fmt.Errorf("bad redis URL: %w", err)
 	}
+	redis.SetLogger(redisLog{logger: cfg.Logger})
 	a.Redis = redis.NewClient(opts)
 	if err = a.Redis.Ping(pctx).Err(); err != nil {
 		return a, fmt.Errorf("redis at %s is not reachable: %w", opts.Addr, err)
@@ -195,6 +196,14 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	cfg.Logger.Info("portald started", "http", a.httpLis.Addr().String(), "eventstore", redact(esURL),
 		"redis", opts.Addr, "log_head", head.String())
 	return a, nil
+}
+
+// redisLog routes go-redis's own messages (failed dials while Redis is down) to the service's
+// structured log instead of the standard error.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.Warn("redis client", "message", fmt.Sprintf(format, v...))
 }
 
 // readiness: the event store and Redis answer, and every projection is healthy and reaches the

@@ -1,0 +1,104 @@
+package app_test
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/internal/app"
+	"github.com/portal-access/backend/internal/testkit"
+)
+
+// privateRedis runs a redis-server of the test's own (append-only file in a temporary
+// directory, so that its data survives a restart) on a free port.
+type privateRedis struct {
+	t    *testing.T
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startPrivateRedis(t *testing.T) *privateRedis {
+	t.Helper()
+	r := &privateRedis{t: t, addr: testkit.FreeAddr(t), dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *privateRedis) start() {
+	r.t.Helper()
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r.dir, "--appendonly", "yes",
+		"--appendfsync", "always", "--save", "")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("redis-server: %v", err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: r.addr})
+	defer rdb.Close()
+	for i := 0; ; i++ {
+		if rdb.Ping(context.Background()).Err() == nil {
+			return
+		}
+		if i > 100 {
+			r.t.Fatal("the private redis-server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop shuts Redis down (SIGTERM: it writes its append-only file and exits).
+func (r *privateRedis) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// TestRedisStoppedAndRestarted: while the read-model store is down, reads fail with a clear 503
+// (never a 500, never a wrong answer), /readyz says not ready, commands are still accepted (the
+// event store is the source of truth); once Redis is back, reads and projections recover by
+// themselves, and a read at the position of the command accepted during the outage sees it.
+func TestRedisStoppedAndRestarted(t *testing.T) {
+	rd := startPrivateRedis(t)
+	svc := testkit.StartService(t, func(c *app.Config) { c.RedisURL = "redis://" + rd.addr })
+	tn := svc.CreateTenant("acme", 5)
+	r := svc.Must(201, svc.Do("POST", "/v1/companies", tn.AdminToken, map[string]any{"name": "Alpha", "kind": "customer"}))
+	svc.Must(200, svc.Read("GET", "/v1/me/companies", tn.AdminToken, nil, r))
+
+	rd.stop()
+	for _, path := range []string{"/v1/me/companies", "/v1/me/tickets", "/v1/me"} {
+		got := svc.Do("GET", path, tn.AdminToken, nil)
+		if got.Status != 503 || got.Code() != "read-models-unavailable" || got.Header.Get("Retry-After") == "" {
+			t.Fatalf("GET %s with Redis down: %s", path, got)
+		}
+	}
+	if got := svc.Do("GET", "/readyz", "", nil); got.Status != 503 || !strings.Contains(string(got.Raw), `"redis":{"error"`) {
+		t.Fatalf("readyz with Redis down: %s", got)
+	}
+	during := svc.Must(201, svc.Do("POST", "/v1/companies", tn.AdminToken, map[string]any{"name": "Beta", "kind": "customer"}))
+
+	rd.start()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := svc.Read("GET", "/v1/me/companies", tn.AdminToken, nil, during)
+		if got.Status == 200 && strings.Contains(string(got.Raw), `"name":"Beta"`) && strings.Contains(string(got.Raw), `"name":"Alpha"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Redis came back: %s", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := svc.Do("GET", "/readyz", "", nil); got.Status != 200 {
+		t.Fatalf("readyz after recovery: %s", got)
+	}
+}
