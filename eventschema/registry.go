@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -253,8 +254,11 @@ func (r *Registry) Decode(eventType string, data, metadata []byte) (Event, error
 		return Event{}, malformed("metadata is not a JSON object")
 	}
 	var md metadataDoc
-	if err := json.Unmarshal(metadata, &md); err != nil {
-		return Event{}, malformed("metadata: %w", err)
+	if !fastDecode(metadataPlan(), metadata, unsafe.Pointer(&md)) {
+		md = metadataDoc{}
+		if err := json.Unmarshal(metadata, &md); err != nil {
+			return Event{}, malformed("metadata: %w", err)
+		}
 	}
 	env := md.Envelope
 	if env.Type != eventType {
@@ -267,6 +271,15 @@ func (r *Registry) Decode(eventType string, data, metadata []byte) (Event, error
 	if env.SchemaVersion > def.version {
 		return Event{}, fmt.Errorf("eventschema: decode %q: %w: stored v%d is newer than current v%d",
 			eventType, ErrUnsupportedVersion, env.SchemaVersion, def.version)
+	}
+	if env.SchemaVersion == def.version {
+		if plan := fastPlanOf(def.goType); plan != nil {
+			payload := reflect.New(def.goType)
+			if fastDecode(plan, data, payload.UnsafePointer()) {
+				env.SchemaVersion = def.version
+				return Event{Envelope: env, Payload: payload.Interface()}, nil
+			}
+		}
 	}
 	if !json.Valid(data) {
 		return Event{}, malformed("data is not valid JSON")
@@ -295,20 +308,42 @@ func (r *Registry) Decode(eventType string, data, metadata []byte) (Event, error
 	if !isObject(raw) {
 		return Event{}, malformed("payload is not a JSON object%s", upcast)
 	}
-	payload := reflect.New(def.goType)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(payload.Interface()); err != nil {
-		return Event{}, malformed("payload%s: %w", upcast, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Event{}, malformed("payload%s: trailing data after JSON object", upcast)
-	}
-	if err := checkKeys(raw, def.goType, ""); err != nil {
+	payload, err := decodeStrict(raw, def.goType)
+	if err != nil {
 		return Event{}, malformed("payload%s: %w", upcast, err)
 	}
 	env.SchemaVersion = def.version
-	return Event{Envelope: env, Payload: payload.Interface()}, nil
+	return Event{Envelope: env, Payload: payload}, nil
+}
+
+// decodeStrict is the general decoding of a payload object into a new value of struct type t
+// (returned as a pointer): encoding/json with unknown fields refused, nothing after the object,
+// and no key matched only case-insensitively.
+func decodeStrict(raw []byte, t reflect.Type) (any, error) {
+	payload := reflect.New(t)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(payload.Interface()); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after JSON object")
+	}
+	if err := checkKeys(raw, t, ""); err != nil {
+		return nil, err
+	}
+	return payload.Interface(), nil
+}
+
+var (
+	metaPlanOnce sync.Once
+	metaPlan     *fastPlan
+)
+
+// metadataPlan is the fast path's plan of the stored metadata (the envelope).
+func metadataPlan() *fastPlan {
+	metaPlanOnce.Do(func() { metaPlan = fastPlanOf(reflect.TypeFor[metadataDoc]()) })
+	return metaPlan
 }
 
 func (r *Registry) upcaster(def *typeDef, from int) (Upcaster, bool) {

@@ -18,11 +18,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,6 +442,8 @@ func BenchmarkRebuild(b *testing.B) {
 			pfx := fmt.Sprintf("%s-%d", prefix, i)
 			var gen int64
 			rt.reset()
+			cpu0, redis0 := processCPU(), redisCPU(b, rdb)
+			stopProfile := profileRebuild(b, c.name)
 			b.ResetTimer()
 			for range b.N {
 				var err error
@@ -447,7 +452,13 @@ func BenchmarkRebuild(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			stopProfile()
 			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			// CPU time, less sensitive than wall time to a shared machine's load: this process
+			// (store server and client, decoding, projections, GC) and the Redis server (which
+			// may also serve others meanwhile).
+			b.ReportMetric((processCPU()-cpu0).Seconds()*1e6/float64(total)/float64(b.N), "process-cpu-µs/event")
+			b.ReportMetric((redisCPU(b, rdb)-redis0).Seconds()*1e6/float64(total)/float64(b.N), "redis-cpu-µs/event")
 			b.ReportMetric(float64(total), "events")
 			b.ReportMetric(float64(rt.trips.Load())/float64(b.N), "redis-round-trips/op")
 			b.ReportMetric(time.Duration(rt.nanos.Load()).Seconds()/float64(b.N), "s-in-redis-calls/op")
@@ -486,6 +497,50 @@ func BenchmarkRebuild(b *testing.B) {
 		testkit.DeleteKeys(ctx, rdb, prefix+"-p*")
 		waitLazyFree(b, rdb)
 	})
+}
+
+// profileRebuild writes a CPU profile of the rebuilds alone (not of writing the log) to
+// $PORTAL_BENCH_REBUILD_PROFILE/<case>.prof when that variable names a directory.
+func profileRebuild(tb testing.TB, name string) (stop func()) {
+	dir := os.Getenv("PORTAL_BENCH_REBUILD_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, strings.NewReplacer("=", "-", "+", "-", "(", "-", ")", "").Replace(name)+".prof"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// processCPU is the CPU time this process used so far (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the CPU time the Redis server used so far (INFO cpu).
+func redisCPU(tb testing.TB, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			var f float64
+			fmt.Sscan(v, &f)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // BenchmarkLiveCatchUp measures the capacity of the live path — the Watermill router, one

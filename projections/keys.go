@@ -33,12 +33,13 @@ const DefaultPrefix = "pa"
 
 // Checkpoint is the key of a projection's checkpoint.
 func (k Keys) Checkpoint(projection string) string {
-	return fmt.Sprintf("%s:g%d:cp:%s", k.Prefix, k.Gen, projection)
+	return k.Prefix + ":g" + strconv.FormatInt(k.Gen, 10) + ":cp:" + projection
 }
 
-// Tenant is the key prefix of a tenant's read models (ends with ':').
+// Tenant is the key prefix of a tenant's read models (ends with ':'). Projections call it for
+// every event: it is a concatenation, not a Sprintf.
 func (k Keys) Tenant(t domain.TenantID) string {
-	return fmt.Sprintf("%s:g%d:{%s}:", k.Prefix, k.Gen, t)
+	return k.Prefix + ":g" + strconv.FormatInt(k.Gen, 10) + ":{" + string(t) + "}:"
 }
 
 // Generation is the pattern of every key of the generation, for deletion.

@@ -32,9 +32,12 @@ func (e Event) Tenant() domain.TenantID { return domain.TenantID(e.Envelope.Tena
 // by that projection alone, one event at a time, so they are current); writes are queued on W,
 // in the MULTI/EXEC that also moves the checkpoint.
 type Tx struct {
-	Ctx  context.Context
-	R    redis.Cmdable
-	W    redis.Pipeliner
+	Ctx context.Context
+	R   redis.Cmdable
+	W   redis.Pipeliner
+	// B queues writes like W but combines those on the same key across the transaction (a
+	// batch, in a rebuild): see Writes. A projection writes a key through one of W and B only.
+	B    *Writes
 	Keys Keys
 }
 
@@ -63,6 +66,18 @@ type Committer interface {
 	Committed(e Event)
 }
 
+// Replayer is implemented by projections that keep in memory what they need to decide their
+// writes (so that they never read Redis while applying), derived from the events they applied.
+// Before the first event the runner re-derives it: Reset, then every event of the log up to
+// the checkpoint whose type is among ReplayTypes goes through Replay, which changes that state
+// alone and writes nothing. The state is thus exactly what it was when the checkpoint was
+// written, whatever process wrote it; it is never loaded from Redis.
+type Replayer interface {
+	Reset()
+	ReplayTypes() []string
+	Replay(e Event) error
+}
+
 // Runner applies one projection's events exactly once, in order.
 type Runner struct {
 	proj  Projection
@@ -70,6 +85,11 @@ type Runner struct {
 	rdb   redis.UniversalClient
 	reg   *eventschema.Registry
 	keys  Keys
+	src   Source // the log, for a Replayer (set by NewRouter, Start and Rebuild)
+
+	// diverged is set when a batch failed after a Committer's in-memory state moved with it:
+	// the runner refuses to go on (a new runner re-derives the state).
+	diverged atomic.Bool
 
 	mu         sync.Mutex
 	checkpoint eventstore.Position
@@ -114,10 +134,82 @@ func (r *Runner) Checkpoint(ctx context.Context, projection string) (eventstore.
 			return pos, fmt.Errorf("projections: prepare %s: %w", r.Name(), err)
 		}
 	}
+	if p, ok := r.proj.(Replayer); ok {
+		if err := r.replay(ctx, p, pos); err != nil {
+			return pos, fmt.Errorf("projections: replay %s up to %s: %w", r.Name(), FormatPosition(pos), err)
+		}
+	}
 	r.mu.Lock()
 	r.checkpoint, r.loaded = pos, true
 	r.mu.Unlock()
 	return pos, nil
+}
+
+// UseSource gives the runner the log a Replayer re-derives its state from. NewRouter, Start and
+// Rebuild set it; a runner made by NewRunner alone needs it only to resume from a checkpoint.
+func (r *Runner) UseSource(src Source) { r.src = src }
+
+// replay re-derives a Replayer's state from the log up to pos (inclusive).
+func (r *Runner) replay(ctx context.Context, p Replayer, upTo eventstore.Position) error {
+	p.Reset()
+	if upTo.IsZero() {
+		return nil
+	}
+	if r.src == nil {
+		return errors.New("no event log to replay (Runner.UseSource)")
+	}
+	types := map[string]bool{}
+	for _, t := range p.ReplayTypes() {
+		types[t] = true
+	}
+	const page = 4096
+	var from, last eventstore.Position // from is inclusive: skip what was replayed
+	for {
+		n, done := 0, false
+		err := r.src.ReadAll(ctx, from, page, func(e eventstore.RecordedEvent) error {
+			n++
+			if !last.Less(e.Position) || done {
+				return nil
+			}
+			if upTo.Less(e.Position) {
+				done = true
+				return nil
+			}
+			last = e.Position
+			if !types[e.Type] {
+				return nil
+			}
+			ev, err := Decode(r.reg, e)
+			if err != nil {
+				return err
+			}
+			return p.Replay(ev)
+		})
+		if err != nil {
+			return err
+		}
+		if done || n < page {
+			break
+		}
+		from = last
+	}
+	if last != upTo {
+		return fmt.Errorf("the log ends at %s, before the checkpoint", FormatPosition(last))
+	}
+	return nil
+}
+
+// Decode decodes a recorded event for the projections.
+func Decode(reg *eventschema.Registry, e eventstore.RecordedEvent) (Event, error) {
+	dec, err := reg.Decode(e.Type, e.Data, e.Metadata)
+	if err != nil {
+		return Event{}, err
+	}
+	payload, ok := dec.Payload.(domain.Event)
+	if !ok {
+		return Event{}, fmt.Errorf("%s is not a domain event", e.Type)
+	}
+	return Event{Envelope: dec.Envelope, Payload: payload, Stream: e.Stream, Revision: e.Revision, Position: e.Position}, nil
 }
 
 // Position is the last position the projection applied (as of this process).
@@ -150,6 +242,9 @@ func (r *Runner) markPoisoned(reason string) {
 
 // Handle is the Watermill handler: decode, apply, and move the checkpoint in one MULTI/EXEC.
 func (r *Runner) Handle(msg *message.Message) error {
+	if r.diverged.Load() {
+		return errDiverged
+	}
 	pos, err := ParsePosition(msg.Metadata.Get(MetaPosition))
 	if err != nil {
 		return err
@@ -178,7 +273,11 @@ func (r *Runner) Handle(msg *message.Message) error {
 	ctx := msg.Context()
 	_, err = r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		if fn != nil {
-			if err := fn(&Tx{Ctx: ctx, R: r.rdb, W: pipe, Keys: r.keys}, ev); err != nil {
+			tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys}
+			if err := fn(tx, ev); err != nil {
+				return err
+			}
+			if err := tx.B.Flush(); err != nil {
 				return err
 			}
 		}
@@ -224,9 +323,46 @@ type Batchable interface {
 // ApplyBatch applies recorded events (in log order) in one MULTI/EXEC with the checkpoint of
 // the last one. Projections that read Redis while applying get one transaction per event.
 func (r *Runner) ApplyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
-	if b, ok := r.proj.(Batchable); !ok || !b.Batchable() {
+	batch := make([]Decoded, len(events))
+	for i, e := range events {
+		batch[i] = Decoded{Recorded: e}
+		if r.table[e.Type] != nil && r.Batchable() {
+			ev, err := Decode(r.reg, e)
+			if err != nil {
+				return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(e.Position), err)
+			}
+			batch[i].Event, batch[i].Decoded = ev, true
+		}
+	}
+	return r.ApplyDecoded(ctx, batch)
+}
+
+// Decoded is a recorded event with, when Decoded is set, the event decoded: a rebuild decodes
+// each event once for every projection. Projections treat the decoded payload as read-only.
+type Decoded struct {
+	Recorded eventstore.RecordedEvent
+	Event    Event
+	Decoded  bool
+}
+
+// Batchable reports whether the projection applies many events per transaction.
+func (r *Runner) Batchable() bool {
+	b, ok := r.proj.(Batchable)
+	return ok && b.Batchable()
+}
+
+// Wants reports whether the projection applies events of type typ (others only move its
+// checkpoint).
+func (r *Runner) Wants(typ string) bool { return r.table[typ] != nil }
+
+var errDiverged = errors.New("projections: a failed batch left the in-memory state ahead of Redis; restart the projection")
+
+// ApplyDecoded is ApplyBatch for events already decoded (those of the projection's table must
+// be): one MULTI/EXEC with the checkpoint of the last one.
+func (r *Runner) ApplyDecoded(ctx context.Context, events []Decoded) error {
+	if !r.Batchable() {
 		for _, e := range events {
-			msg := ToMessage(e)
+			msg := ToMessage(e.Recorded)
 			msg.SetContext(ctx)
 			if err := r.Handle(msg); err != nil {
 				return err
@@ -234,38 +370,43 @@ func (r *Runner) ApplyBatch(ctx context.Context, events []eventstore.RecordedEve
 		}
 		return nil
 	}
-	var decoded []Event
+	if r.diverged.Load() {
+		return errDiverged
+	}
+	committer, _ := r.proj.(Committer)
 	var last eventstore.Position
+	applied := 0
+	moved := false // the in-memory state moved with the batch
 	cp := r.Position()
 	_, err := r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, Keys: r.keys}
-		for _, e := range events {
-			if !cp.Less(e.Position) {
+		tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys}
+		for i := range events {
+			e := &events[i]
+			pos := e.Recorded.Position
+			if !cp.Less(pos) {
 				continue
 			}
-			last = e.Position
-			fn := r.table[e.Type]
+			last = pos
+			fn := r.table[e.Recorded.Type]
 			if fn == nil {
 				continue
 			}
-			dec, err := r.reg.Decode(e.Type, e.Data, e.Metadata)
-			if err != nil {
-				return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(e.Position), err)
+			if !e.Decoded {
+				return fmt.Errorf("projections: %s at %s: %s not decoded", r.Name(), FormatPosition(pos), e.Recorded.Type)
 			}
-			payload, ok := dec.Payload.(domain.Event)
-			if !ok {
-				return fmt.Errorf("projections: %s: %s is not a domain event", r.Name(), e.Type)
+			if err := fn(tx, e.Event); err != nil {
+				return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(pos), err)
 			}
-			ev := Event{Envelope: dec.Envelope, Payload: payload, Stream: e.Stream, Revision: e.Revision, Position: e.Position}
-			if err := fn(tx, ev); err != nil {
-				return err
-			}
-			if c, ok := r.proj.(Committer); ok {
+			if committer != nil {
 				// The in-memory state of a batchable projection moves per event inside the
-				// batch; a failed batch fails the rebuild, which starts over.
-				c.Committed(ev)
+				// batch; should the batch fail, the runner refuses to go on.
+				committer.Committed(e.Event)
+				moved = true
 			}
-			decoded = append(decoded, ev)
+			applied++
+		}
+		if err := tx.B.Flush(); err != nil {
+			return fmt.Errorf("projections: %s: %w", r.Name(), err)
 		}
 		if last.IsZero() {
 			return nil
@@ -274,6 +415,9 @@ func (r *Runner) ApplyBatch(ctx context.Context, events []eventstore.RecordedEve
 		return nil
 	})
 	if err != nil {
+		if moved {
+			r.diverged.Store(true)
+		}
 		return err
 	}
 	if !last.IsZero() {
@@ -282,7 +426,7 @@ func (r *Runner) ApplyBatch(ctx context.Context, events []eventstore.RecordedEve
 		close(r.advanced)
 		r.advanced = make(chan struct{})
 		r.mu.Unlock()
-		r.applied.Add(int64(len(decoded)))
+		r.applied.Add(int64(applied))
 	}
 	return nil
 }

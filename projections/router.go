@@ -54,6 +54,9 @@ func NewRouter(rdb redis.UniversalClient, store Source, runners []*Runner, prefi
 	}
 	router.AddMiddleware(middleware.CorrelationID)
 	for _, r := range runners {
+		if r.src == nil {
+			r.UseSource(store) // a Replayer re-derives its state from the log
+		}
 		sub := NewSubscriber(store, r, logger)
 		h := router.AddNoPublisherHandler(r.Name(), r.Name(), sub, r.Handle)
 		poison, err := middleware.PoisonQueue(deadLetter{rdb: rdb, key: DeadLetterKey(prefix), runner: r, logger: logger}, DeadLetterKey(prefix))

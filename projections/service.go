@@ -168,6 +168,12 @@ type Progress func(done, total uint64, elapsed time.Duration)
 // Rebuild builds every projection from the start of the log into a new generation beside the
 // live one, switches the active generation when it has caught up, and deletes the old one.
 // Readers keep reading the old generation until the switch; a serving Service follows it.
+//
+// It is a pipeline: one goroutine reads the log in pages, another decodes each event once for
+// every projection, and each projection applies the pages in order in its own goroutine (one
+// MULTI/EXEC per page and projection, with the projection's checkpoint), so that reading,
+// decoding and the projections' round trips to Redis overlap. Any error stops the rebuild
+// before the switch.
 func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventschema.Registry, factory Factory, prefix string, head eventstore.Position, progress Progress) (int64, error) {
 	active, err := ActiveGeneration(ctx, rdb, prefix)
 	if err != nil {
@@ -179,45 +185,14 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	var runners []*Runner
 	for _, p := range factory() {
 		r := NewRunner(p, rdb, reg, keys)
+		r.UseSource(store)
 		if _, err := r.Checkpoint(ctx, r.Name()); err != nil {
 			return 0, err
 		}
 		runners = append(runners, r)
 	}
-	start := time.Now()
-	var done uint64
-	var from, last eventstore.Position // from is inclusive: skip what was applied
-	const batch = 2048
-	for {
-		var events []eventstore.RecordedEvent
-		n := 0
-		if err := store.ReadAll(ctx, from, batch, func(e eventstore.RecordedEvent) error {
-			n++
-			if !last.Less(e.Position) {
-				return nil
-			}
-			last = e.Position
-			if len(e.Type) > 0 && e.Type[0] == '$' {
-				return nil // system events are not the projections' business
-			}
-			events = append(events, e)
-			return nil
-		}); err != nil {
-			return 0, err
-		}
-		for _, r := range runners {
-			if err := r.ApplyBatch(ctx, events); err != nil {
-				return 0, fmt.Errorf("rebuild %s: %w", r.Name(), err)
-			}
-		}
-		done += uint64(len(events))
-		if progress != nil {
-			progress(done, head.Commit, time.Since(start))
-		}
-		if n < batch {
-			break
-		}
-		from = last
+	if err := rebuildPipeline(ctx, store, reg, runners, head, progress); err != nil {
+		return 0, err
 	}
 	// Switch: from now on readers use the new generation; live services follow within a second.
 	if err := rdb.Set(ctx, ActiveKey(prefix), strconv.FormatInt(next, 10), 0).Err(); err != nil {
@@ -227,6 +202,148 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 		deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: active})
 	}
 	return next, nil
+}
+
+// rebuildBatch is the number of events a rebuild reads at once and applies per transaction.
+const rebuildBatch = 4096
+
+func rebuildPipeline(ctx context.Context, store Source, reg *eventschema.Registry, runners []*Runner, head eventstore.Position, progress Progress) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		errOnce  sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		cancel()
+	}
+	send := func(ch chan<- []Decoded, b []Decoded) bool {
+		select {
+		case ch <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+
+	// Read: pages of the log, system events left out.
+	pages := make(chan []Decoded, 4)
+	wg.Go(func() {
+		defer close(pages)
+		var from, last eventstore.Position // from is inclusive: skip what was read
+		for {
+			events := make([]Decoded, 0, rebuildBatch)
+			n := 0
+			if err := store.ReadAll(ctx, from, rebuildBatch, func(e eventstore.RecordedEvent) error {
+				n++
+				if !last.Less(e.Position) {
+					return nil
+				}
+				last = e.Position
+				if len(e.Type) > 0 && e.Type[0] == '$' {
+					return nil // system events are not the projections' business
+				}
+				events = append(events, Decoded{Recorded: e})
+				return nil
+			}); err != nil {
+				fail(err)
+				return
+			}
+			if len(events) > 0 && !send(pages, events) {
+				return
+			}
+			if n < rebuildBatch {
+				return
+			}
+			from = last
+		}
+	})
+
+	// Decode: once per event, for every projection that applies its type in batches.
+	wanted := func(typ string) bool {
+		for _, r := range runners {
+			if r.Batchable() && r.Wants(typ) {
+				return true
+			}
+		}
+		return false
+	}
+	feeds := make([]chan []Decoded, len(runners))
+	for i := range feeds {
+		feeds[i] = make(chan []Decoded, 4)
+	}
+	wg.Go(func() {
+		defer func() {
+			for _, f := range feeds {
+				close(f)
+			}
+		}()
+		for page := range pages {
+			for i := range page {
+				e := &page[i]
+				if !wanted(e.Recorded.Type) {
+					continue
+				}
+				ev, err := Decode(reg, e.Recorded)
+				if err != nil {
+					fail(fmt.Errorf("rebuild: decode %s at %s: %w", e.Recorded.Type, FormatPosition(e.Recorded.Position), err))
+					return
+				}
+				e.Event, e.Decoded = ev, true
+			}
+			for _, f := range feeds {
+				if !send(f, page) {
+					return
+				}
+			}
+		}
+	})
+
+	// Apply: each projection in its own goroutine, pages in order.
+	type applied struct {
+		runner int
+		events uint64
+	}
+	done := make(chan applied, 16*len(runners))
+	var appliers sync.WaitGroup
+	for i, r := range runners {
+		appliers.Go(func() {
+			for page := range feeds[i] {
+				if err := r.ApplyDecoded(ctx, page); err != nil {
+					fail(fmt.Errorf("rebuild %s: %w", r.Name(), err))
+					return
+				}
+				select {
+				case done <- applied{i, uint64(len(page))}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { appliers.Wait(); close(done) }()
+
+	start := time.Now()
+	counts := make([]uint64, len(runners))
+	var reported uint64
+	for a := range done {
+		counts[a.runner] += a.events
+		least := counts[0]
+		for _, c := range counts[1:] {
+			least = min(least, c)
+		}
+		if progress != nil && least > reported {
+			reported = least
+			progress(least, head.Commit, time.Since(start))
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
 }
 
 func deleteGeneration(ctx context.Context, rdb *redis.Client, k Keys) {

@@ -105,17 +105,54 @@ func (p Projection) Handlers() map[string]projections.ApplyFunc {
 // maxExactScore is the largest commit position a float64 score holds exactly.
 const maxExactScore = 1 << 53
 
-// prefixMax adds (ARGV[1] score, ARGV[2] member) to KEYS[1] when the score is above the set's
-// highest. It always returns an integer: a nil reply would fail the MULTI/EXEC in go-redis.
+// prefixMax adds each (score, member) pair of ARGV to KEYS[1], in order, when its score is above
+// the set's highest — in one ZADD of the pairs that qualify (projections.Writes.EvalEach: the
+// pairs of a batch's events merge into one call). It always returns an integer: a nil reply
+// would fail the MULTI/EXEC in go-redis.
 var prefixMax = `local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] == nil or tonumber(top[2]) < tonumber(ARGV[1]) then
-  return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local max = nil
+if top[2] ~= nil then max = tonumber(top[2]) end
+local add = {}
+for i = 1, #ARGV, 2 do
+  local s = tonumber(ARGV[i])
+  if max == nil or max < s then
+    add[#add + 1] = ARGV[i]
+    add[#add + 1] = ARGV[i + 1]
+    max = s
+  end
+end
+for i = 1, #add, 1000 do
+  redis.call('ZADD', KEYS[1], unpack(add, i, math.min(i + 999, #add)))
+end
+return 0`
+
+// suffixMin does for each (score, member) pair of ARGV, in order, what a monotone stack does:
+// remove the entries scored above it, then add it. Over many pairs that is: remove the entries
+// scored above the least score, and add the pairs no later pair undercuts.
+var suffixMin = `local least, at = nil, 0
+for i = 1, #ARGV, 2 do
+  local s = tonumber(ARGV[i])
+  if least == nil or s < least then least, at = s, i end
+end
+if at == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. ARGV[at], '+inf')
+local keep, low = {}, nil
+for i = #ARGV - 1, 1, -2 do
+  local s = tonumber(ARGV[i])
+  if low == nil or s <= low then
+    keep[#keep + 1] = ARGV[i]
+    keep[#keep + 1] = ARGV[i + 1]
+    low = s
+  end
+end
+for i = 1, #keep, 1000 do
+  redis.call('ZADD', KEYS[1], unpack(keep, i, math.min(i + 999, #keep)))
 end
 return 0`
 
 // Apply records one event: its entry and every index, queued on tx.W (the MULTI/EXEC that also
 // moves the checkpoint). Exported for tools that fill an audit keyspace without the router.
-func Apply(tx *projections.Tx, e projections.Event) error {
+func Apply(tx *projections.Tx, e projections.Event) (err error) {
 	if e.Position.Commit > maxExactScore {
 		return fmt.Errorf("audit: commit position %d beyond exact scores", e.Position.Commit)
 	}
@@ -142,21 +179,29 @@ func Apply(tx *projections.Tx, e projections.Event) error {
 	ks := keyspaceOf(tx.Keys, e.Tenant())
 	m := member(e.Position)
 	z := redis.Z{Score: float64(e.Position.Commit), Member: m}
-	ctx, w := tx.Ctx, tx.W
-	w.Set(ctx, ks.entry(m), data, 0)
-	w.ZAdd(ctx, ks.all(), z)
-	w.ZAdd(ctx, ks.actor(e.Envelope.Actor.String()), z)
-	w.ZAdd(ctx, ks.eventType(e.Envelope.Type), z)
+	// Through projections.Writes: a batch's additions to one index make one ZADD.
+	w := tx.B
+	if w == nil { // a Tx made by hand, with the pipeline alone
+		w = projections.NewWrites(tx.Ctx, tx.W)
+		defer func() {
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+		}()
+	}
+	w.MSet(string(ks), ks.entry(m), data)
+	w.ZAdd(ks.all(), z)
+	w.ZAdd(ks.actor(e.Envelope.Actor.String()), z)
+	w.ZAdd(ks.eventType(e.Envelope.Type), z)
 	for _, c := range companies {
-		w.ZAdd(ctx, ks.company(c), z)
+		w.ZAdd(ks.company(c), z)
 	}
 	for _, s := range subjects {
-		w.ZAdd(ctx, ks.subject(s), z)
+		w.ZAdd(ks.subject(s), z)
 	}
 	ms := e.Envelope.OccurredAt.UnixMilli()
-	w.Eval(ctx, prefixMax, []string{ks.timeFirst()}, ms, m)
-	w.ZRemRangeByScore(ctx, ks.timeLast(), "("+strconv.FormatInt(ms, 10), "+inf")
-	w.ZAdd(ctx, ks.timeLast(), redis.Z{Score: float64(ms), Member: m})
+	w.EvalEach(prefixMax, ks.timeFirst(), ms, m)
+	w.EvalEach(suffixMin, ks.timeLast(), ms, m)
 	return nil
 }
 

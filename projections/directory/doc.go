@@ -60,7 +60,15 @@
 // life, so a group's creation or permission change never reclassifies anyone. A removed user
 // keeps its record (status removed, no memberships) and leaves its home company's people.
 //
-// The projection keeps no state in memory: every handler reads the few keys it needs (current,
-// since only this projection writes them) and queues its writes in the MULTI/EXEC that moves
-// the checkpoint, so a crash or a replay from the checkpoint can neither lose nor double an event.
+// The projection never reads Redis while applying: it keeps in memory, per tenant, the little
+// its handlers must know (which companies, sites, groups and tickets exist, a company's parent
+// and master admin, a site's company, a group's support-user flag, every person's record, the
+// sites each person names) — a mirror of what Redis holds as of the last committed event. So a
+// rebuild applies thousands of events per MULTI/EXEC (projections.Batchable), their writes
+// combined per key (projections.Writes), and the checkpoint moves in the same transaction, so
+// a crash can neither lose nor double an event. An event's changes to the memory are staged
+// and kept only once its transaction succeeded (a retry starts from the state as it was); a
+// new process re-derives the memory by replaying the log up to the checkpoint through the same
+// handlers, writes left out (projections.Replayer): it is never loaded from Redis, so it
+// cannot disagree with the log.
 package directory

@@ -1,62 +1,169 @@
 package directory
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/domain"
+	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/projections"
 )
 
 // Name is the projection's name (its checkpoint and Watermill handler).
 const Name = "directory"
 
-// Projection is the directory read model. It keeps no state in memory.
-type Projection struct{}
+// Projection is the directory read model. It keeps in memory, per tenant, the little the
+// handlers must know to decide their writes (which companies, sites, groups and tickets exist,
+// a company's parent and master admin, a site's company, a group's support-user flag, every
+// person's record and the sites people name), so that it never reads Redis while applying and
+// a rebuild can apply many events per transaction (projections.Batchable). That state is
+// re-derived, never loaded: the runner replays the log up to the checkpoint through the same
+// handlers, writes left out (projections.Replayer), before the first event. An event's changes
+// to it are staged while the event is applied and kept only once its MULTI/EXEC succeeded
+// (projections.Committer), so a retried transaction starts again from the state as it was.
+type Projection struct {
+	mu      sync.Mutex
+	tenants map[domain.TenantID]*state
+	pending []func()            // the staged changes of the event being applied
+	at      eventstore.Position // … and its position
+	spaces  map[spaceKey]space  // key builders, made once per tenant
+}
 
-// New returns the directory projection.
-func New() Projection { return Projection{} }
+type spaceKey struct {
+	keys   projections.Keys
+	tenant domain.TenantID
+}
+
+// state is one tenant's directory as the handlers need it: a mirror of what Redis holds, as of
+// the last committed event.
+type state struct {
+	companies map[domain.CompanyID]*companyState
+	sites     map[domain.SiteID]domain.CompanyID // site → the company of its record
+	groups    map[domain.GroupID]bool            // group → support_user
+	people    map[domain.PersonID]*Person        // as stored (never changed in place)
+	siteRefs  map[domain.SiteID]map[domain.PersonID]struct{}
+	tickets   map[domain.TicketID]ticketCounts
+}
+
+// ticketCounts are a known ticket's comments and documents (the fields of its record), so that
+// an event writes the new count rather than incrementing it: a batch then writes a ticket's
+// record once, however many of its events it holds.
+type ticketCounts struct{ comments, documents int64 }
+
+type companyState struct {
+	parent      domain.CompanyID
+	masterAdmin domain.PersonID
+}
+
+// New returns the directory projection (with an empty state).
+func New() *Projection { return &Projection{tenants: map[domain.TenantID]*state{}} }
 
 // Name implements projections.Projection.
-func (Projection) Name() string { return Name }
+func (*Projection) Name() string { return Name }
+
+// Batchable: the handlers never read Redis (projections.Batchable).
+func (*Projection) Batchable() bool { return true }
+
+// Reset forgets the in-memory state (projections.Replayer).
+func (p *Projection) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tenants = map[domain.TenantID]*state{}
+	p.pending, p.at = nil, eventstore.Position{}
+}
+
+// writeOnly are the event types whose handlers change nothing in memory: a replay skips them.
+var writeOnly = map[string]bool{"TenantConfigured": true, "CompanyRenamed": true, "GroupPermissionsSet": true,
+	"TicketStatusChanged": true, "TicketAssigned": true, "ContractorAssigned": true}
+
+// ReplayTypes are the event types that change the in-memory state (projections.Replayer).
+func (p *Projection) ReplayTypes() []string {
+	var out []string
+	for t := range p.Handlers() {
+		if !writeOnly[t] {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Replay applies one event to the in-memory state alone (projections.Replayer).
+func (p *Projection) Replay(e projections.Event) error {
+	fn := p.Handlers()[e.Envelope.Type]
+	if fn == nil {
+		return nil
+	}
+	if err := fn(&projections.Tx{Ctx: context.Background()}, e); err != nil {
+		return err
+	}
+	p.Committed(e)
+	return nil
+}
+
+// Committed keeps the staged changes of e once its transaction succeeded (projections.Committer).
+func (p *Projection) Committed(e projections.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.at != e.Position {
+		return
+	}
+	for _, f := range p.pending {
+		f()
+	}
+	p.pending, p.at = p.pending[:0], eventstore.Position{}
+}
+
+func (p *Projection) tenant(t domain.TenantID) *state {
+	st, ok := p.tenants[t]
+	if !ok {
+		st = &state{companies: map[domain.CompanyID]*companyState{}, sites: map[domain.SiteID]domain.CompanyID{},
+			groups: map[domain.GroupID]bool{}, people: map[domain.PersonID]*Person{},
+			siteRefs: map[domain.SiteID]map[domain.PersonID]struct{}{}, tickets: map[domain.TicketID]ticketCounts{}}
+		p.tenants[t] = st
+	}
+	return st
+}
 
 // Handlers implements projections.Projection: every Directory, Ticket and Document event that
 // changes what the directory shows. Company-access events only move the checkpoint.
-func (Projection) Handlers() map[string]projections.ApplyFunc {
+func (p *Projection) Handlers() map[string]projections.ApplyFunc {
 	return map[string]projections.ApplyFunc{
-		"TenantConfigured":  on(tenantConfigured),
-		"CompanyRegistered": on(companyRegistered),
-		"CompanyRenamed":    on(companyRenamed),
-		"ParentCompanySet":  on(parentCompanySet),
-		"SiteAdded":         on(siteAdded),
-		"SiteRemoved":       on(siteRemoved),
+		"TenantConfigured":  on(p, tenantConfigured),
+		"CompanyRegistered": on(p, companyRegistered),
+		"CompanyRenamed":    on(p, companyRenamed),
+		"ParentCompanySet":  on(p, parentCompanySet),
+		"SiteAdded":         on(p, siteAdded),
+		"SiteRemoved":       on(p, siteRemoved),
 
-		"UserGroupCreated":    on(userGroupCreated),
-		"GroupPermissionsSet": on(groupPermissionsSet),
-		"UserMovedToGroup": on(func(o *op, e domain.UserMovedToGroup) error {
+		"UserGroupCreated":    on(p, userGroupCreated),
+		"GroupPermissionsSet": on(p, groupPermissionsSet),
+		"UserMovedToGroup": on(p, func(o *op, e domain.UserMovedToGroup) error {
 			return o.updatePerson(e.Person, func(p *Person) error { p.Group = e.Group; return nil })
 		}),
 
-		"ContactAdded": on(func(o *op, e domain.ContactAdded) error {
+		"ContactAdded": on(p, func(o *op, e domain.ContactAdded) error {
 			return o.replacePerson(&Person{ID: e.Person, Type: domain.TypeContact, Name: e.Name, Email: e.Email,
 				HomeCompany: e.HomeCompany, Status: domain.StatusContact, NotificationPrefs: slices.Clone(e.NotificationPrefs)})
 		}),
-		"NotificationPreferencesUpdated": on(func(o *op, e domain.NotificationPreferencesUpdated) error {
+		"NotificationPreferencesUpdated": on(p, func(o *op, e domain.NotificationPreferencesUpdated) error {
 			return o.updatePerson(e.Person, func(p *Person) error { p.NotificationPrefs = slices.Clone(e.Prefs); return nil })
 		}),
-		"ContactPromotedToUser": on(func(o *op, e domain.ContactPromotedToUser) error {
+		"ContactPromotedToUser": on(p, func(o *op, e domain.ContactPromotedToUser) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				p.Type, p.Group, p.Status = domain.TypeSystemUser, e.Group, domain.StatusInvited
 				p.InvitationExpiresAt = timePtr(e.ExpiresAt)
 				return nil
 			})
 		}),
-		"UserDemotedToContact": on(func(o *op, e domain.UserDemotedToContact) error {
+		"UserDemotedToContact": on(p, func(o *op, e domain.UserDemotedToContact) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				if err := o.dropMasterAdmin(p); err != nil {
 					return err
@@ -68,28 +175,28 @@ func (Projection) Handlers() map[string]projections.ApplyFunc {
 			})
 		}),
 
-		"UserInvited": on(func(o *op, e domain.UserInvited) error {
+		"UserInvited": on(p, func(o *op, e domain.UserInvited) error {
 			return o.replacePerson(&Person{ID: e.Person, Type: domain.TypeSystemUser, Name: e.Name, Email: e.Email,
 				HomeCompany: e.HomeCompany, Group: e.Group, Status: domain.StatusInvited, InvitationExpiresAt: timePtr(e.ExpiresAt)})
 		}),
-		"InvitationResent": on(func(o *op, e domain.InvitationResent) error {
+		"InvitationResent": on(p, func(o *op, e domain.InvitationResent) error {
 			return o.updatePerson(e.Person, func(p *Person) error { p.InvitationExpiresAt = timePtr(e.ExpiresAt); return nil })
 		}),
-		"InvitationRevoked": on(func(o *op, e domain.InvitationRevoked) error { return o.endInvitation(e.Person) }),
-		"InvitationExpired": on(func(o *op, e domain.InvitationExpired) error { return o.endInvitation(e.Person) }),
-		"InvitationAccepted": on(func(o *op, e domain.InvitationAccepted) error {
+		"InvitationRevoked": on(p, func(o *op, e domain.InvitationRevoked) error { return o.endInvitation(e.Person) }),
+		"InvitationExpired": on(p, func(o *op, e domain.InvitationExpired) error { return o.endInvitation(e.Person) }),
+		"InvitationAccepted": on(p, func(o *op, e domain.InvitationAccepted) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				p.InvitationExpiresAt, p.Status, p.Subject = nil, domain.StatusActive, e.Subject
-				o.tx.W.Set(o.tx.Ctx, o.s.subject(e.Subject), string(e.Person), 0)
+				o.set(o.s.subject(e.Subject), string(e.Person))
 				return nil
 			})
 		}),
 
-		"MembershipGranted":      on(membershipGranted),
-		"RoleChanged":            on(roleChanged),
-		"MembershipRevoked":      on(membershipRevoked),
-		"MasterAdminTransferred": on(masterAdminTransferred),
-		"ManagedSitesAssigned": on(func(o *op, e domain.ManagedSitesAssigned) error {
+		"MembershipGranted":      on(p, membershipGranted),
+		"RoleChanged":            on(p, roleChanged),
+		"MembershipRevoked":      on(p, membershipRevoked),
+		"MasterAdminTransferred": on(p, masterAdminTransferred),
+		"ManagedSitesAssigned": on(p, func(o *op, e domain.ManagedSitesAssigned) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				if m := p.membership(e.Company); m != nil {
 					m.Sites = slices.Clone(e.Sites)
@@ -97,30 +204,30 @@ func (Projection) Handlers() map[string]projections.ApplyFunc {
 				return nil
 			})
 		}),
-		"SitePermissionsSet": on(func(o *op, e domain.SitePermissionsSet) error {
+		"SitePermissionsSet": on(p, func(o *op, e domain.SitePermissionsSet) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				p.SitePermissions = SitePermissions{ReadSites: slices.Clone(e.ReadSites), WriteSites: slices.Clone(e.WriteSites),
 					Responsible: slices.Clone(e.Responsible)}
 				return nil
 			})
 		}),
-		"TicketRestrictionsSet": on(func(o *op, e domain.TicketRestrictionsSet) error {
+		"TicketRestrictionsSet": on(p, func(o *op, e domain.TicketRestrictionsSet) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				p.TicketRestrictions = TicketRestrictions{TicketTypes: slices.Clone(e.TicketTypes), Restricted: e.Restricted,
 					Statuses: slices.Clone(e.Statuses)}
 				return nil
 			})
 		}),
-		"MFARequired": on(func(o *op, e domain.MFARequired) error {
+		"MFARequired": on(p, func(o *op, e domain.MFARequired) error {
 			return o.updatePerson(e.Person, func(p *Person) error { p.MFARequired = e.Required; return nil })
 		}),
-		"UserSuspended": on(func(o *op, e domain.UserSuspended) error {
+		"UserSuspended": on(p, func(o *op, e domain.UserSuspended) error {
 			return o.updatePerson(e.Person, func(p *Person) error { p.Status = domain.StatusSuspended; return nil })
 		}),
-		"UserReactivated": on(func(o *op, e domain.UserReactivated) error {
+		"UserReactivated": on(p, func(o *op, e domain.UserReactivated) error {
 			return o.updatePerson(e.Person, func(p *Person) error { p.Status = domain.StatusActive; return nil })
 		}),
-		"UserRemoved": on(func(o *op, e domain.UserRemoved) error {
+		"UserRemoved": on(p, func(o *op, e domain.UserRemoved) error {
 			return o.updatePerson(e.Person, func(p *Person) error {
 				if err := o.dropMasterAdmin(p); err != nil {
 					return err
@@ -129,78 +236,143 @@ func (Projection) Handlers() map[string]projections.ApplyFunc {
 				return nil
 			})
 		}),
-		"TechnicianAdded": on(func(o *op, e domain.TechnicianAdded) error {
+		"TechnicianAdded": on(p, func(o *op, e domain.TechnicianAdded) error {
 			return o.replacePerson(&Person{ID: e.Person, Type: domain.TypeSystemUser, Name: e.Name, Email: e.Email,
 				HomeCompany: e.Company, Status: domain.StatusInvited, InvitationExpiresAt: timePtr(e.ExpiresAt),
 				Memberships: []Membership{{Company: e.Company, Role: domain.RoleMember, Permissions: domain.PermissionSet{Named: "support"}}}})
 		}),
 
-		"TicketOpened":        on(ticketOpened),
-		"TicketStatusChanged": on(ticketStatusChanged),
-		"TicketAssigned":      on(ticketAssigned),
-		"ContractorAssigned":  on(contractorAssigned),
-		"TicketCommented":     on(ticketCommented),
-		"DocumentAttached":    on(documentAttached),
+		"TicketOpened":        on(p, ticketOpened),
+		"TicketStatusChanged": on(p, ticketStatusChanged),
+		"TicketAssigned":      on(p, ticketAssigned),
+		"ContractorAssigned":  on(p, contractorAssigned),
+		"TicketCommented":     on(p, ticketCommented),
+		"DocumentAttached":    on(p, documentAttached),
 	}
 }
 
-// op is one event's unit of work on one tenant's directory.
+// op is one event's unit of work on one tenant's directory: it reads the committed state, queues
+// the event's writes (none while replaying) and stages the event's changes to the state.
 type op struct {
-	tx    *projections.Tx
+	p     *Projection
+	st    *state // as of the last committed event: every read of an event sees the state before it
+	ctx   context.Context
+	w     *projections.Writes // nil while replaying
 	s     space
 	score float64   // of members an event adds to an index: its log position
 	at    time.Time // the event's occurred_at
 }
 
-// on adapts a typed handler to an ApplyFunc (the registry decodes payloads as pointers).
-func on[E any](fn func(o *op, e E) error) projections.ApplyFunc {
+// on adapts a typed handler to an ApplyFunc (the registry decodes payloads as pointers). Each
+// call starts the event's staged changes afresh: a retried transaction is applied again against
+// the committed state.
+func on[E any](p *Projection, fn func(o *op, e E) error) projections.ApplyFunc {
 	return func(tx *projections.Tx, ev projections.Event) error {
 		var payload E
-		switch p := any(ev.Payload).(type) {
+		switch v := any(ev.Payload).(type) {
 		case *E:
-			payload = *p
+			payload = *v
 		case E:
-			payload = p
+			payload = v
 		default:
 			return fmt.Errorf("directory: %s: unexpected payload %T", ev.Envelope.Type, ev.Payload)
 		}
-		o := &op{tx: tx, s: spaceOf(tx.Keys, ev.Tenant()), score: float64(ev.Position.Commit), at: ev.Envelope.OccurredAt.UTC()}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.pending, p.at = p.pending[:0], ev.Position
+		sk := spaceKey{tx.Keys, ev.Tenant()}
+		sp, ok := p.spaces[sk]
+		if !ok {
+			if p.spaces == nil {
+				p.spaces = map[spaceKey]space{}
+			}
+			sp = spaceOf(tx.Keys, ev.Tenant())
+			p.spaces[sk] = sp
+		}
+		o := &op{p: p, st: p.tenant(ev.Tenant()), ctx: tx.Ctx, w: tx.B, s: sp,
+			score: float64(ev.Position.Commit), at: ev.Envelope.OccurredAt.UTC()}
 		return fn(o, payload)
 	}
 }
+
+// then stages a change of the in-memory state, kept when the event's transaction succeeds.
+func (o *op) then(f func()) { o.p.pending = append(o.p.pending, f) }
 
 func timePtr(t time.Time) *time.Time {
 	t = t.UTC()
 	return &t
 }
 
-// --- small Redis helpers
+// --- Redis writes (skipped while replaying)
 
-func (o *op) exists(key string) (bool, error) {
-	n, err := o.tx.R.Exists(o.tx.Ctx, key).Result()
-	return n > 0, err
+func (o *op) hset(key string, values ...any) {
+	if o.w != nil {
+		o.w.HSet(key, values...)
+	}
+}
+
+func (o *op) hdel(key string, fields ...string) {
+	if o.w != nil {
+		o.w.HDel(key, fields...)
+	}
 }
 
 func (o *op) write(key string, f fields) {
 	if len(f.del) > 0 {
-		o.tx.W.HDel(o.tx.Ctx, key, f.del...)
+		o.hdel(key, f.del...)
 	}
 	if len(f.set) > 0 {
-		o.tx.W.HSet(o.tx.Ctx, key, f.set...)
+		o.hset(key, f.set...)
 	}
 }
 
 // index adds member to a sorted index, keeping its place if it is there already.
 func (o *op) index(key, member string) {
-	o.tx.W.ZAddNX(o.tx.Ctx, key, redis.Z{Score: o.score, Member: member})
+	if o.w != nil {
+		o.w.ZAddNX(key, redis.Z{Score: o.score, Member: member})
+	}
 }
 
-func (o *op) unindex(key, member string) { o.tx.W.ZRem(o.tx.Ctx, key, member) }
+func (o *op) unindex(key, member string) {
+	if o.w != nil {
+		o.w.ZRem(key, member)
+	}
+}
+
+func (o *op) set(key, value string) {
+	if o.w != nil {
+		o.w.Set(key, value)
+	}
+}
+
+func (o *op) del(key string) {
+	if o.w != nil {
+		o.w.Del(key)
+	}
+}
+
+func (o *op) sadd(key, member string) {
+	if o.w != nil {
+		o.w.SAdd(key, member)
+	}
+}
+
+func (o *op) srem(key, member string) {
+	if o.w != nil {
+		o.w.SRem(key, member)
+	}
+}
+
+func (o *op) rpush(key, value string) {
+	if o.w != nil {
+		o.w.RPush(key, value)
+	}
+}
 
 // --- tenant, companies, sites, groups
 
 func tenantConfigured(o *op, e domain.TenantConfigured) error {
-	o.tx.W.HSet(o.tx.Ctx, o.s.tenant(), "name", e.Name, "seats", e.Seats)
+	o.hset(o.s.tenant(), "name", e.Name, "seats", e.Seats)
 	return nil
 }
 
@@ -210,71 +382,76 @@ func companyRegistered(o *op, e domain.CompanyRegistered) error {
 	if e.Parent != "" {
 		o.index(o.s.daughters(e.Parent), string(e.Company))
 	}
+	// The record is written whole: no master admin (yet).
+	st, id, parent := o.st, e.Company, e.Parent
+	o.then(func() { st.companies[id] = &companyState{parent: parent} })
 	return nil
 }
 
 func companyRenamed(o *op, e domain.CompanyRenamed) error {
-	if ok, err := o.exists(o.s.company(e.Company)); !ok || err != nil {
-		return err
+	if o.st.companies[e.Company] == nil {
+		return nil
 	}
-	o.tx.W.HSet(o.tx.Ctx, o.s.company(e.Company), "name", e.Name)
+	o.hset(o.s.company(e.Company), "name", e.Name)
 	return nil
 }
 
 func parentCompanySet(o *op, e domain.ParentCompanySet) error {
-	key := o.s.company(e.Company)
-	m, err := o.tx.R.HGetAll(o.tx.Ctx, key).Result()
-	if err != nil || len(m) == 0 {
-		return err
+	co := o.st.companies[e.Company]
+	if co == nil {
+		return nil
 	}
-	if old := domain.CompanyID(m["parent"]); old != "" && old != e.Parent {
+	key := o.s.company(e.Company)
+	if old := co.parent; old != "" && old != e.Parent {
 		o.unindex(o.s.daughters(old), string(e.Company))
 	}
 	if e.Parent != "" {
 		o.index(o.s.daughters(e.Parent), string(e.Company))
-		o.tx.W.HSet(o.tx.Ctx, key, "parent", string(e.Parent))
+		o.hset(key, "parent", string(e.Parent))
 	} else {
-		o.tx.W.HDel(o.tx.Ctx, key, "parent")
+		o.hdel(key, "parent")
 	}
+	parent := e.Parent
+	o.then(func() { co.parent = parent })
 	return nil
 }
 
 func siteAdded(o *op, e domain.SiteAdded) error {
-	if ok, err := o.exists(o.s.company(e.Company)); !ok || err != nil {
-		return err
+	if o.st.companies[e.Company] == nil {
+		return nil
 	}
 	o.write(o.s.site(e.Site), siteFields(Site{ID: e.Site, Company: e.Company, Name: e.Name, Address: e.Address}))
 	o.index(o.s.companySites(e.Company), string(e.Site))
+	st, site, company := o.st, e.Site, e.Company
+	o.then(func() { st.sites[site] = company })
 	return nil
 }
 
 // siteRemoved mirrors domain.SiteRemoved: the company loses the site, and every person loses it
 // from its read and write sites and from its membership of that company. The people concerned
-// are those of the site's refs index: the cost is theirs, not the tenant's.
+// are those naming the site (the site's refs): the cost is theirs, not the tenant's.
 func siteRemoved(o *op, e domain.SiteRemoved) error {
-	owner, err := o.tx.R.HGet(o.tx.Ctx, o.s.site(e.Site), "company").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
+	st, site := o.st, e.Site
+	if owner := st.sites[site]; owner == e.Company { // as HGET company of a missing record: ""
+		o.del(o.s.site(site))
+		o.then(func() { delete(st.sites, site) })
 	}
-	if owner == string(e.Company) {
-		o.tx.W.Del(o.tx.Ctx, o.s.site(e.Site))
-	}
-	o.unindex(o.s.companySites(e.Company), string(e.Site))
-	ids, err := o.tx.R.SMembers(o.tx.Ctx, o.s.siteRefs(e.Site)).Result()
-	if err != nil {
-		return err
+	o.unindex(o.s.companySites(e.Company), string(site))
+	ids := make([]domain.PersonID, 0, len(st.siteRefs[site]))
+	for id := range st.siteRefs[site] {
+		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	people, err := o.loadPeople(ids)
-	if err != nil {
-		return err
-	}
-	for _, old := range people {
+	for _, id := range ids {
+		old := st.people[id]
+		if old == nil {
+			continue
+		}
 		p := old.clone()
-		p.SitePermissions.ReadSites = without(p.SitePermissions.ReadSites, e.Site)
-		p.SitePermissions.WriteSites = without(p.SitePermissions.WriteSites, e.Site)
+		p.SitePermissions.ReadSites = without(p.SitePermissions.ReadSites, site)
+		p.SitePermissions.WriteSites = without(p.SitePermissions.WriteSites, site)
 		if m := p.membership(e.Company); m != nil {
-			m.Sites = without(m.Sites, e.Site)
+			m.Sites = without(m.Sites, site)
 		}
 		if err := o.savePerson(old, p); err != nil {
 			return err
@@ -298,12 +475,17 @@ func userGroupCreated(o *op, e domain.UserGroupCreated) error {
 	}
 	o.write(o.s.group(e.Group), f)
 	o.index(o.s.groups(), string(e.Group))
+	st, id, flag := o.st, e.Group, e.SupportUser
+	o.then(func() { st.groups[id] = flag })
 	return nil
 }
 
 func groupPermissionsSet(o *op, e domain.GroupPermissionsSet) error {
-	if ok, err := o.exists(o.s.group(e.Group)); !ok || err != nil {
-		return err
+	if _, ok := o.st.groups[e.Group]; !ok {
+		return nil
+	}
+	if o.w == nil {
+		return nil
 	}
 	var f fields
 	if err := f.json("permissions", e.Permissions, false); err != nil {
@@ -315,50 +497,18 @@ func groupPermissionsSet(o *op, e domain.GroupPermissionsSet) error {
 
 // --- people
 
-func (o *op) loadPerson(id domain.PersonID) (*Person, error) {
+func (o *op) loadPerson(id domain.PersonID) *Person {
 	if id == "" {
-		return nil, nil
-	}
-	m, err := o.tx.R.HGetAll(o.tx.Ctx, o.s.person(id)).Result()
-	if err != nil {
-		return nil, err
-	}
-	return personFrom(m)
-}
-
-// loadPeople reads the people that exist among ids, in one round trip.
-func (o *op) loadPeople(ids []string) ([]*Person, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err := o.tx.R.Pipelined(o.tx.Ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(o.tx.Ctx, o.s.person(domain.PersonID(id)))
-		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	var out []*Person
-	for _, c := range cmds {
-		p, err := personFrom(c.Val())
-		if err != nil {
-			return nil, err
-		}
-		if p != nil {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return o.st.people[id]
 }
 
 // updatePerson applies fn to a copy of the person and saves it; an unknown person is left alone.
 func (o *op) updatePerson(id domain.PersonID, fn func(p *Person) error) error {
-	old, err := o.loadPerson(id)
-	if err != nil || old == nil {
-		return err
+	old := o.loadPerson(id)
+	if old == nil {
+		return nil
 	}
 	p := old.clone()
 	if err := fn(p); err != nil {
@@ -369,79 +519,88 @@ func (o *op) updatePerson(id domain.PersonID, fn func(p *Person) error) error {
 
 // replacePerson saves p as a new record (as the domain's creating events do).
 func (o *op) replacePerson(p *Person) error {
-	old, err := o.loadPerson(p.ID)
-	if err != nil {
-		return err
-	}
-	return o.savePerson(old, p)
+	return o.savePerson(o.loadPerson(p.ID), p)
 }
 
 // classOf derives the class as domain.Directory.ClassOf does.
-func (o *op) classOf(p *Person) (domain.Class, error) {
+func (o *op) classOf(p *Person) domain.Class {
 	if p.Type == domain.TypeContact {
-		return domain.ClassContact, nil
+		return domain.ClassContact
 	}
 	if p.Group != "" {
-		flag, err := o.tx.R.HGet(o.tx.Ctx, o.s.group(p.Group), "support_user").Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			return "", err
-		case flag == "0":
-			return domain.ClassNormal, nil
+		if support, ok := o.st.groups[p.Group]; ok && !support {
+			return domain.ClassNormal
 		}
 	}
-	return domain.ClassSupport, nil
+	return domain.ClassSupport
 }
 
 // savePerson writes p and moves it in every index where it differs from old (nil: new).
 func (o *op) savePerson(old, p *Person) error {
 	if old == nil || p.Class == "" || old.Type != p.Type || old.Group != p.Group {
-		c, err := o.classOf(p)
+		p.Class = o.classOf(p)
+	}
+	id := string(p.ID)
+	if o.w != nil {
+		f, err := personFields(p)
 		if err != nil {
 			return err
 		}
-		p.Class = c
-	}
-	f, err := personFields(p)
-	if err != nil {
-		return err
-	}
-	// A record is written whole: fields of the old record that p does not set go with it.
-	if old != nil {
-		o.tx.W.Del(o.tx.Ctx, o.s.person(p.ID))
-	}
-	o.tx.W.HSet(o.tx.Ctx, o.s.person(p.ID), f.set...)
+		// A record is written whole: fields of the old record that p does not set go with it.
+		if old != nil {
+			o.del(o.s.person(p.ID))
+		}
+		o.hset(o.s.person(p.ID), f.set...)
 
-	id := string(p.ID)
-	wasHome, isHome := listedAtHome(old), listedAtHome(p)
-	if wasHome && (!isHome || old.HomeCompany != p.HomeCompany) {
-		o.unindex(o.s.companyPeople(old.HomeCompany), id)
+		wasHome, isHome := listedAtHome(old), listedAtHome(p)
+		if wasHome && (!isHome || old.HomeCompany != p.HomeCompany) {
+			o.unindex(o.s.companyPeople(old.HomeCompany), id)
+		}
+		if isHome && (!wasHome || old.HomeCompany != p.HomeCompany) {
+			o.index(o.s.companyPeople(p.HomeCompany), id)
+		}
+		gone, added := diff(memberCompanies(old), memberCompanies(p))
+		for _, c := range gone {
+			o.unindex(o.s.members(c), id)
+		}
+		for _, c := range added {
+			o.index(o.s.members(c), id)
+		}
+		goneSites, addedSites := diff(userSites(old), userSites(p))
+		for _, s := range goneSites {
+			o.unindex(o.s.siteUsers(s), id)
+		}
+		for _, s := range addedSites {
+			o.index(o.s.siteUsers(s), id)
+		}
 	}
-	if isHome && (!wasHome || old.HomeCompany != p.HomeCompany) {
-		o.index(o.s.companyPeople(p.HomeCompany), id)
+	goneRefs, addedRefs := diff(refSites(old), refSites(p))
+	for _, s := range goneRefs {
+		o.srem(o.s.siteRefs(s), id)
 	}
-	gone, added := diff(memberCompanies(old), memberCompanies(p))
-	for _, c := range gone {
-		o.unindex(o.s.members(c), id)
+	for _, s := range addedRefs {
+		o.sadd(o.s.siteRefs(s), id)
 	}
-	for _, c := range added {
-		o.index(o.s.members(c), id)
-	}
-	goneSites, addedSites := diff(userSites(old), userSites(p))
-	for _, s := range goneSites {
-		o.unindex(o.s.siteUsers(s), id)
-	}
-	for _, s := range addedSites {
-		o.index(o.s.siteUsers(s), id)
-	}
-	goneSites, addedSites = diff(refSites(old), refSites(p))
-	for _, s := range goneSites {
-		o.tx.W.SRem(o.tx.Ctx, o.s.siteRefs(s), id)
-	}
-	for _, s := range addedSites {
-		o.tx.W.SAdd(o.tx.Ctx, o.s.siteRefs(s), id)
-	}
+	st := o.st
+	o.then(func() {
+		st.people[p.ID] = p
+		for _, s := range goneRefs {
+			if refs := st.siteRefs[s]; refs != nil {
+				delete(refs, p.ID)
+				if len(refs) == 0 {
+					delete(st.siteRefs, s)
+				}
+			}
+		}
+		for _, s := range addedRefs {
+			refs := st.siteRefs[s]
+			if refs == nil {
+				refs = map[domain.PersonID]struct{}{}
+				st.siteRefs[s] = refs
+			}
+			refs[p.ID] = struct{}{}
+		}
+	})
 	return nil
 }
 
@@ -505,23 +664,10 @@ func diff[T ~string](a, b []T) (gone, added []T) {
 // dropMasterAdmin clears p as master admin of the companies it is a member of, as the domain
 // does before it clears a person's memberships.
 func (o *op) dropMasterAdmin(p *Person) error {
-	companies := memberCompanies(p)
-	if len(companies) == 0 {
-		return nil
-	}
-	cmds := make([]*redis.StringCmd, len(companies))
-	_, _ = o.tx.R.Pipelined(o.tx.Ctx, func(pipe redis.Pipeliner) error {
-		for i, c := range companies {
-			cmds[i] = pipe.HGet(o.tx.Ctx, o.s.company(c), "master_admin")
-		}
-		return nil
-	})
-	for i, c := range companies {
-		if err := cmds[i].Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
-		if cmds[i].Val() == string(p.ID) {
-			o.tx.W.HDel(o.tx.Ctx, o.s.company(c), "master_admin")
+	for _, c := range memberCompanies(p) {
+		if co := o.st.companies[c]; co != nil && co.masterAdmin == p.ID {
+			o.hdel(o.s.company(c), "master_admin")
+			o.then(func() { co.masterAdmin = "" })
 		}
 	}
 	return nil
@@ -541,17 +687,19 @@ func (o *op) endInvitation(id domain.PersonID) error {
 }
 
 func (o *op) setMasterAdmin(c domain.CompanyID, p domain.PersonID) error {
-	if ok, err := o.exists(o.s.company(c)); !ok || err != nil {
-		return err
+	co := o.st.companies[c]
+	if co == nil {
+		return nil
 	}
-	o.tx.W.HSet(o.tx.Ctx, o.s.company(c), "master_admin", string(p))
+	o.hset(o.s.company(c), "master_admin", string(p))
+	o.then(func() { co.masterAdmin = p })
 	return nil
 }
 
 func membershipGranted(o *op, e domain.MembershipGranted) error {
-	old, err := o.loadPerson(e.Person)
-	if err != nil || old == nil {
-		return err
+	old := o.loadPerson(e.Person)
+	if old == nil {
+		return nil
 	}
 	p := old.clone()
 	p.putMembership(Membership{Company: e.Company, Role: e.Role, Permissions: clonePerms(e.Permissions), Sites: slices.Clone(e.Sites)})
@@ -577,15 +725,10 @@ func membershipRevoked(o *op, e domain.MembershipRevoked) error {
 }
 
 func masterAdminTransferred(o *op, e domain.MasterAdminTransferred) error {
-	from, err := o.loadPerson(e.From)
-	if err != nil {
-		return err
-	}
+	from := o.loadPerson(e.From)
 	to := from
 	if e.To != e.From {
-		if to, err = o.loadPerson(e.To); err != nil {
-			return err
-		}
+		to = o.loadPerson(e.To)
 	}
 	var fromNew, toNew *Person
 	if from != nil {
@@ -626,49 +769,55 @@ func clonePerms(p domain.PermissionSet) domain.PermissionSet {
 
 // --- tickets and documents
 
-// touchTicket reports whether the ticket is known and, if so, queues its new updated_at.
-func (o *op) touchTicket(id domain.TicketID) (bool, error) {
-	ok, err := o.exists(o.s.ticket(id))
-	if ok && err == nil {
-		o.tx.W.HSet(o.tx.Ctx, o.s.ticket(id), "updated_at", formatTime(o.at))
-	}
-	return ok, err
+// touchTicket reports whether the ticket is known; the caller then writes its new updated_at
+// (with whatever else the event changes in the ticket's record).
+func (o *op) touchTicket(id domain.TicketID) bool {
+	_, ok := o.st.tickets[id]
+	return ok
 }
 
 func ticketOpened(o *op, e domain.TicketOpened) error {
-	var f fields
-	f.str("id", string(e.Ticket))
-	f.str("company", string(e.Company))
-	f.str("site", string(e.Site))
-	f.str("type", e.Type)
-	f.str("status", string(e.Status))
-	f.str("title", e.Title)
-	f.str("description", e.Description)
-	f.str("reporter", string(e.Reporter))
-	f.str("responsible_group", string(e.ResponsibleGroup))
-	f.str("responsible_user", string(e.ResponsibleUser))
-	f.str("contractor", "")
-	f.str("technician", "")
-	f.time("opened_at", o.at)
-	f.time("updated_at", o.at)
-	f.set = append(f.set, "comments", 0, "documents", 0)
-	o.write(o.s.ticket(e.Ticket), f)
+	if o.w != nil {
+		f := fields{set: make([]any, 0, 32), del: make([]string, 0, 8)}
+		f.str("id", string(e.Ticket))
+		f.str("company", string(e.Company))
+		f.str("site", string(e.Site))
+		f.str("type", e.Type)
+		f.str("status", string(e.Status))
+		f.str("title", e.Title)
+		f.str("description", e.Description)
+		f.str("reporter", string(e.Reporter))
+		f.str("responsible_group", string(e.ResponsibleGroup))
+		f.str("responsible_user", string(e.ResponsibleUser))
+		f.str("contractor", "")
+		f.str("technician", "")
+		at := formatTime(o.at)
+		f.set = append(f.set, "opened_at", at, "updated_at", at)
+		f.set = append(f.set, "comments", 0, "documents", 0)
+		if !o.touchTicket(e.Ticket) {
+			f.del = nil // a ticket the state does not know has no record: nothing to delete
+		}
+		o.write(o.s.ticket(e.Ticket), f)
+	}
+	// The id is cloned, not a slice of the whole event's JSON; the record says 0 and 0.
+	st, id := o.st, domain.TicketID(strings.Clone(string(e.Ticket)))
+	o.then(func() { st.tickets[id] = ticketCounts{} })
 	return nil
 }
 
 func ticketStatusChanged(o *op, e domain.TicketStatusChanged) error {
-	if ok, err := o.touchTicket(e.Ticket); !ok || err != nil {
-		return err
+	if !o.touchTicket(e.Ticket) {
+		return nil
 	}
-	o.tx.W.HSet(o.tx.Ctx, o.s.ticket(e.Ticket), "status", string(e.To))
+	o.hset(o.s.ticket(e.Ticket), "updated_at", formatTime(o.at), "status", string(e.To))
 	return nil
 }
 
 func ticketAssigned(o *op, e domain.TicketAssigned) error {
-	if ok, err := o.touchTicket(e.Ticket); !ok || err != nil {
-		return err
+	if !o.touchTicket(e.Ticket) {
+		return nil
 	}
-	var f fields
+	f := fields{set: []any{"updated_at", formatTime(o.at)}}
 	f.str("responsible_group", string(e.Group))
 	f.str("responsible_user", string(e.User))
 	o.write(o.s.ticket(e.Ticket), f)
@@ -676,10 +825,10 @@ func ticketAssigned(o *op, e domain.TicketAssigned) error {
 }
 
 func contractorAssigned(o *op, e domain.ContractorAssigned) error {
-	if ok, err := o.touchTicket(e.Ticket); !ok || err != nil {
-		return err
+	if !o.touchTicket(e.Ticket) {
+		return nil
 	}
-	var f fields
+	f := fields{set: []any{"updated_at", formatTime(o.at)}}
 	f.str("contractor", string(e.Contractor))
 	f.str("technician", string(e.Technician))
 	o.write(o.s.ticket(e.Ticket), f)
@@ -687,29 +836,39 @@ func contractorAssigned(o *op, e domain.ContractorAssigned) error {
 }
 
 func ticketCommented(o *op, e domain.TicketCommented) error {
-	if ok, err := o.touchTicket(e.Ticket); !ok || err != nil {
-		return err
+	if !o.touchTicket(e.Ticket) {
+		return nil
 	}
-	b, err := json.Marshal(Comment{ID: e.Comment, Author: e.Author, Body: e.Body, At: o.at})
-	if err != nil {
-		return err
+	st, id := o.st, e.Ticket
+	n := st.tickets[id].comments + 1
+	if o.w != nil {
+		b, err := json.Marshal(Comment{ID: e.Comment, Author: e.Author, Body: e.Body, At: o.at})
+		if err != nil {
+			return err
+		}
+		o.rpush(o.s.comments(id), string(b))
+		o.hset(o.s.ticket(id), "updated_at", formatTime(o.at), "comments", n)
 	}
-	o.tx.W.RPush(o.tx.Ctx, o.s.comments(e.Ticket), string(b))
-	o.tx.W.HIncrBy(o.tx.Ctx, o.s.ticket(e.Ticket), "comments", 1)
+	o.then(func() { c := st.tickets[id]; c.comments = n; st.tickets[id] = c })
 	return nil
 }
 
 func documentAttached(o *op, e domain.DocumentAttached) error {
 	if e.Ticket != "" {
-		if ok, err := o.touchTicket(e.Ticket); !ok || err != nil {
-			return err
+		if !o.touchTicket(e.Ticket) {
+			return nil
 		}
-		o.index(o.s.ticketDocs(e.Ticket), string(e.Document))
-		o.tx.W.HIncrBy(o.tx.Ctx, o.s.ticket(e.Ticket), "documents", 1)
+		st, id := o.st, e.Ticket
+		n := st.tickets[id].documents + 1
+		o.hset(o.s.ticket(id), "updated_at", formatTime(o.at), "documents", n)
+		o.index(o.s.ticketDocs(id), string(e.Document))
+		o.then(func() { c := st.tickets[id]; c.documents = n; st.tickets[id] = c })
 	} else {
 		o.index(o.s.companyDocs(e.Company), string(e.Document))
 	}
-	o.write(o.s.document(e.Document), documentFields(Document{ID: e.Document, Company: e.Company, Ticket: e.Ticket,
-		Name: e.Name, ContentType: e.ContentType, SizeBytes: e.SizeBytes, UploadedBy: e.UploadedBy, AttachedAt: o.at}))
+	if o.w != nil {
+		o.write(o.s.document(e.Document), documentFields(Document{ID: e.Document, Company: e.Company, Ticket: e.Ticket,
+			Name: e.Name, ContentType: e.ContentType, SizeBytes: e.SizeBytes, UploadedBy: e.UploadedBy, AttachedAt: o.at}))
+	}
 	return nil
 }

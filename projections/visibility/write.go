@@ -50,33 +50,33 @@ func encodeTable(s domain.Scope) *table {
 // s, keeps the reverse indexes in step, and returns the table as written (nil: none). A viewer
 // losing its table (suspended, removed, demoted) loses every key in the same transaction.
 func writeScopeDiff(tx *projections.Tx, P string, id domain.PersonID, old *table, s domain.Scope) *table {
-	ctx, w := tx.Ctx, tx.W
+	w := tx.B
 	v := P + "v:" + string(id)
 	nt := encodeTable(s)
 	if nt == nil {
 		if old != nil {
-			w.Del(ctx, v, v+":tc", v+":ts", v+":cx", v+":co", v+":cd", v+":pc", v+":ps")
+			w.Del(v, v+":tc", v+":ts", v+":cx", v+":co", v+":cd", v+":pc", v+":ps")
 			for c := range old.tc {
-				w.SRem(ctx, P+"r:tc:"+c, string(id))
+				w.SRem(P+"r:tc:"+c, string(id))
 			}
 			for site := range old.ts {
-				w.SRem(ctx, P+"r:ts:"+site, string(id))
+				w.SRem(P+"r:ts:"+site, string(id))
 			}
 			for x := range old.cx {
-				w.SRem(ctx, P+"r:cx:"+string(x), string(id))
+				w.SRem(P+"r:cx:"+string(x), string(id))
 			}
-			w.SRem(ctx, P+"r:all", string(id))
+			w.SRem(P+"r:all", string(id))
 		}
 		return nil
 	}
 	if old == nil || !maps.Equal(nt.meta, old.meta) {
-		w.HSet(ctx, v, nt.meta)
+		w.HSet(v, pairs(nt.meta)...)
 	}
 	if old == nil || nt.unrestricted != old.unrestricted {
 		if nt.unrestricted {
-			w.SAdd(ctx, P+"r:all", string(id))
+			w.SAdd(P+"r:all", string(id))
 		} else {
-			w.SRem(ctx, P+"r:all", string(id))
+			w.SRem(P+"r:all", string(id))
 		}
 	}
 	if old == nil {
@@ -90,14 +90,14 @@ func writeScopeDiff(tx *projections.Tx, P string, id domain.PersonID, old *table
 	diffHash(tx, v+":ps", old.ps, nt.ps)
 	for x := range old.cx {
 		if !nt.cx[x] {
-			w.SRem(ctx, v+":cx", string(x))
-			w.SRem(ctx, P+"r:cx:"+string(x), string(id))
+			w.SRem(v+":cx", string(x))
+			w.SRem(P+"r:cx:"+string(x), string(id))
 		}
 	}
 	for x := range nt.cx {
 		if !old.cx[x] {
-			w.SAdd(ctx, v+":cx", string(x))
-			w.SAdd(ctx, P+"r:cx:"+string(x), string(id))
+			w.SAdd(v+":cx", string(x))
+			w.SAdd(P+"r:cx:"+string(x), string(id))
 		}
 	}
 	return nt
@@ -148,17 +148,17 @@ func siteCompanies(m map[domain.SiteID]domain.CompanyID) map[string]string {
 func diffReasons(tx *projections.Tx, key, reverse, viewer string, old, new map[string]string) {
 	for f := range old {
 		if _, ok := new[f]; !ok {
-			tx.W.HDel(tx.Ctx, key, f)
+			tx.B.HDel(key, f)
 			if reverse != "" {
-				tx.W.SRem(tx.Ctx, reverse+f, viewer)
+				tx.B.SRem(reverse+f, viewer)
 			}
 		}
 	}
 	for f, v := range new {
 		if ov, ok := old[f]; !ok || ov != v {
-			tx.W.HSet(tx.Ctx, key, f, v)
+			tx.B.HSet(key, f, v)
 			if reverse != "" && !ok {
-				tx.W.SAdd(tx.Ctx, reverse+f, viewer)
+				tx.B.SAdd(reverse+f, viewer)
 			}
 		}
 	}
@@ -166,6 +166,14 @@ func diffReasons(tx *projections.Tx, key, reverse, viewer string, old, new map[s
 
 func diffHash(tx *projections.Tx, key string, old, new map[string]string) {
 	diffReasons(tx, key, "", "", old, new)
+}
+
+func pairs(m map[string]any) []any {
+	out := make([]any, 0, 2*len(m))
+	for k, v := range m {
+		out = append(out, k, v)
+	}
+	return out
 }
 
 // Tickets and documents: resource indexes. No reads: every event carries what it changes.
@@ -177,18 +185,18 @@ func applyTicketOpened(tx *projections.Tx, e projections.Event) error {
 	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
 	id := string(t.Ticket)
 	z := redisZ(score(e), id)
-	tx.W.HSet(tx.Ctx, P+"t:"+id, "company", string(t.Company), "site", string(t.Site), "reporter", string(t.Reporter),
+	tx.B.HSet(P+"t:"+id, "company", string(t.Company), "site", string(t.Site), "reporter", string(t.Reporter),
 		"status", string(t.Status), "type", t.Type, "opened", strconv.FormatUint(e.Position.Commit, 10))
-	tx.W.ZAdd(tx.Ctx, P+"i:t", z)
-	tx.W.ZAdd(tx.Ctx, P+"i:tc:"+string(t.Company), z)
+	tx.B.ZAdd(P+"i:t", z)
+	tx.B.ZAdd(P+"i:tc:"+string(t.Company), z)
 	if t.Site != "" {
-		tx.W.ZAdd(tx.Ctx, P+"i:ts:"+string(t.Site), z)
+		tx.B.ZAdd(P+"i:ts:"+string(t.Site), z)
 	}
 	if t.Reporter != "" {
-		tx.W.ZAdd(tx.Ctx, P+"i:tr:"+string(t.Reporter), z)
+		tx.B.ZAdd(P+"i:tr:"+string(t.Reporter), z)
 	}
 	if t.ResponsibleUser != "" {
-		tx.W.ZAdd(tx.Ctx, P+"i:tu:"+string(t.ResponsibleUser), z)
+		tx.B.ZAdd(P+"i:tu:"+string(t.ResponsibleUser), z)
 	}
 	return nil
 }
@@ -202,10 +210,10 @@ func applyTicketAssigned(tx *projections.Tx, e projections.Event) error {
 	}
 	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
 	if a.FromUser != "" {
-		tx.W.ZRem(tx.Ctx, P+"i:tu:"+string(a.FromUser), string(a.Ticket))
+		tx.B.ZRem(P+"i:tu:"+string(a.FromUser), string(a.Ticket))
 	}
 	if a.User != "" {
-		tx.W.ZAdd(tx.Ctx, P+"i:tu:"+string(a.User), redisZ(score(e), string(a.Ticket)))
+		tx.B.ZAdd(P+"i:tu:"+string(a.User), redisZ(score(e), string(a.Ticket)))
 	}
 	return nil
 }
@@ -215,23 +223,23 @@ func applyContractorAssigned(tx *projections.Tx, e projections.Event) error {
 	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
 	id := string(a.Ticket)
 	if a.FromContractor != "" && a.FromContractor != a.Contractor {
-		tx.W.ZRem(tx.Ctx, P+"i:tx:"+string(a.FromContractor), id)
+		tx.B.ZRem(P+"i:tx:"+string(a.FromContractor), id)
 	}
 	if a.FromTechnician != "" && a.FromTechnician != a.Technician {
-		tx.W.ZRem(tx.Ctx, P+"i:tt:"+string(a.FromTechnician), id)
+		tx.B.ZRem(P+"i:tt:"+string(a.FromTechnician), id)
 	}
-	tx.W.HSet(tx.Ctx, P+"t:"+id, "contractor", string(a.Contractor), "technician", string(a.Technician))
+	tx.B.HSet(P+"t:"+id, "contractor", string(a.Contractor), "technician", string(a.Technician))
 	z := redisZ(score(e), id)
-	tx.W.ZAdd(tx.Ctx, P+"i:tx:"+string(a.Contractor), z)
+	tx.B.ZAdd(P+"i:tx:"+string(a.Contractor), z)
 	if a.Technician != "" {
-		tx.W.ZAdd(tx.Ctx, P+"i:tt:"+string(a.Technician), z)
+		tx.B.ZAdd(P+"i:tt:"+string(a.Technician), z)
 	}
 	return nil
 }
 
 func applyStatusChanged(tx *projections.Tx, e projections.Event) error {
 	c := e.Payload.(*domain.TicketStatusChanged)
-	tx.W.HSet(tx.Ctx, tx.Keys.Tenant(e.Tenant())+"vis:t:"+string(c.Ticket), "status", string(c.To))
+	tx.B.HSet(tx.Keys.Tenant(e.Tenant())+"vis:t:"+string(c.Ticket), "status", string(c.To))
 	return nil
 }
 
@@ -239,12 +247,12 @@ func applyDocumentAttached(tx *projections.Tx, e projections.Event) error {
 	d := e.Payload.(*domain.DocumentAttached)
 	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
 	id := string(d.Document)
-	tx.W.HSet(tx.Ctx, P+"d:"+id, "ticket", string(d.Ticket), "company", string(d.Company), "name", d.Name)
+	tx.B.HSet(P+"d:"+id, "ticket", string(d.Ticket), "company", string(d.Company), "name", d.Name)
 	z := redisZ(score(e), id)
 	if d.Ticket != "" {
-		tx.W.ZAdd(tx.Ctx, P+"i:dt:"+string(d.Ticket), z)
+		tx.B.ZAdd(P+"i:dt:"+string(d.Ticket), z)
 	} else {
-		tx.W.ZAdd(tx.Ctx, P+"i:dc:"+string(d.Company), z)
+		tx.B.ZAdd(P+"i:dc:"+string(d.Company), z)
 	}
 	return nil
 }
