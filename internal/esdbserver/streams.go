@@ -12,7 +12,6 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
-	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -27,55 +26,40 @@ type streamsService struct {
 	logger *slog.Logger
 }
 
-// Append implements the client-streaming append: one options message, then the events.
+// Append implements the client-streaming append: one options message, then the events. The
+// messages are decoded by hand (appendwire.go) rather than into the generated AppendReq.
 func (s *streamsService) Append(stream api.Streams_AppendServer) error {
-	first, err := stream.Recv()
-	if err != nil {
+	var msg appendMsg
+	if err := stream.RecvMsg(&msg); err != nil {
 		return err
 	}
-	opts := first.GetOptions()
-	if opts == nil {
+	if msg.kind != appendMsgOptions {
 		return status.Error(codes.InvalidArgument, "append: the first message must carry options")
 	}
-	name := string(opts.GetStreamIdentifier().GetStreamName())
-	var expected eventlog.Expected
-	switch v := opts.GetExpectedStreamRevision().(type) {
-	case *api.AppendReq_Options_Revision:
-		expected = eventlog.Expected{Kind: eventlog.ExpectRevision, Revision: v.Revision}
-	case *api.AppendReq_Options_NoStream:
-		expected = eventlog.Expected{Kind: eventlog.ExpectNoStream}
-	case *api.AppendReq_Options_StreamExists:
-		expected = eventlog.Expected{Kind: eventlog.ExpectStreamExists}
-	default:
-		expected = eventlog.Expected{Kind: eventlog.ExpectAny}
-	}
+	name := string(msg.stream)
+	expected := msg.expected
 	var events []eventlog.Proposed
 	size := 0
 	for {
-		req, err := stream.Recv()
+		err := stream.RecvMsg(&msg)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		msg := req.GetProposedMessage()
-		if msg == nil {
+		if msg.kind != appendMsgProposed {
 			return status.Error(codes.InvalidArgument, "append: expected a proposed message")
 		}
-		id, err := uuidFromProto(msg.GetId())
+		id, err := msg.id()
 		if err != nil {
 			return status.Errorf(codes.InvalidArgument, "append: event %d: %v", len(events), err)
 		}
-		size += len(msg.Data) + len(msg.CustomMetadata)
+		size += len(msg.data) + len(msg.customMeta)
 		if size > eventlog.MaxAppendSize {
 			return status.Errorf(codes.InvalidArgument, "append: maximum append size of %d bytes exceeded", eventlog.MaxAppendSize)
 		}
-		md := msg.GetMetadata()
-		events = append(events, eventlog.Proposed{
-			ID: id, Type: md["type"], ContentType: md["content-type"],
-			Metadata: msg.CustomMetadata, Data: msg.Data,
-		})
+		events = append(events, msg.proposed(id))
 	}
 	res, err := s.log.Append(stream.Context(), name, expected, events)
 	var wev *eventlog.WrongExpectedVersionError
@@ -87,20 +71,8 @@ func (s *streamsService) Append(stream api.Streams_AppendServer) error {
 	if err != nil {
 		return s.toStatus(stream, name, err)
 	}
-	success := &api.AppendResp_Success{}
-	if res.NextRevision < 0 {
-		success.CurrentRevisionOption = &api.AppendResp_Success_NoStream{NoStream: &shared.Empty{}}
-	} else {
-		success.CurrentRevisionOption = &api.AppendResp_Success_CurrentRevision{CurrentRevision: uint64(res.NextRevision)}
-	}
-	if res.Position > 0 {
-		success.PositionOption = &api.AppendResp_Success_Position{Position: &api.AppendResp_Position{
-			CommitPosition: res.Position, PreparePosition: res.Position,
-		}}
-	} else {
-		success.PositionOption = &api.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}}
-	}
-	return stream.SendAndClose(&api.AppendResp{Result: &api.AppendResp_Success_{Success: success}})
+	// AppendResp{success{current_revision or no_stream, position or no_position}}, pre-encoded.
+	return stream.SendMsg(appendSuccess(res))
 }
 
 func wrongExpectedVersion(e *eventlog.WrongExpectedVersionError) *api.AppendResp_WrongExpectedVersion {
@@ -204,19 +176,6 @@ func (s *streamsService) Tombstone(ctx context.Context, req *api.TombstoneReq) (
 // BatchAppend is not announced in ServerFeatures, so the official client never calls it.
 func (s *streamsService) BatchAppend(api.Streams_BatchAppendServer) error {
 	return status.Error(codes.Unimplemented, "BatchAppend: "+errUnsupported.Error())
-}
-
-func uuidFromProto(u *shared.UUID) (uuid.UUID, error) {
-	switch v := u.GetValue().(type) {
-	case *shared.UUID_Structured_:
-		var id uuid.UUID
-		putBE(id[:8], uint64(v.Structured.MostSignificantBits))
-		putBE(id[8:], uint64(v.Structured.LeastSignificantBits))
-		return id, nil
-	case *shared.UUID_String_:
-		return uuid.Parse(v.String_)
-	}
-	return uuid.Nil, fmt.Errorf("missing event id")
 }
 
 func putBE(b []byte, v uint64) {

@@ -45,7 +45,8 @@ func (m *rawMessage) free() {
 	}
 }
 
-// serverCodec is the standard proto codec, except that it sends a *rawMessage as is.
+// serverCodec is the standard proto codec, except that it sends a *rawMessage as is and decodes
+// an *appendMsg by hand (appendwire.go).
 type serverCodec struct{ proto encoding.CodecV2 }
 
 func newServerCodec() serverCodec { return serverCodec{proto: encoding.GetCodecV2("proto")} }
@@ -60,7 +61,12 @@ func (c serverCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return c.proto.Marshal(v)
 }
 
-func (c serverCodec) Unmarshal(data mem.BufferSlice, v any) error { return c.proto.Unmarshal(data, v) }
+func (c serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*appendMsg); ok {
+		return unmarshalAppendMsg(data, m)
+	}
+	return c.proto.Unmarshal(data, v)
+}
 
 func (serverCodec) Name() string { return "proto" }
 

@@ -209,6 +209,15 @@ func pebbleOptions() *pebble.Options {
 		Logger:       quietLogger{},
 		CacheSize:    64 << 20,
 		MemTableSize: 16 << 20,
+		// Compact level 0 once it is 8 sublevels deep (8 overlapping flushes) rather than 4,
+		// and stall writes at 24 rather than 12 (the same 3x margin). Every table flushed from a
+		// memtable spans the whole key space (log and indexes), so each compaction out of
+		// level 0 rewrites the level below in full; waiting for twice the flushes halves those
+		// rewrites. In two runs of the append benchmarks, compactions wrote 1.2 and 1.5 bytes
+		// per byte flushed, against 2.5 and 1.7 with the defaults. Reads merge up to 8 level-0
+		// sublevels instead of 4.
+		L0CompactionThreshold: 8,
+		L0StopWritesThreshold: 24,
 	}
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	return o
