@@ -19,6 +19,7 @@ Usage:
   portald tenant create [flags]    bootstrap a tenant and invite its first admin
   portald token [flags]            mint a development token (development authentication only)
   portald rebuild [flags]          drop and rebuild every read model in Redis from the event log
+  portald bench [flags]            start the system in-process on a real Redis, measure it and print one report
   portald help                     show this help
 
 Run 'portald <command> -h' for the flags of a command.
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return tenant(args[1:], stdout, stderr)
 	case "rebuild":
 		return rebuild(args[1:], stdout, stderr)
+	case "bench":
+		return bench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
