@@ -3,7 +3,6 @@ package readapi
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,10 +79,8 @@ func wantsNDJSON(accept string) bool {
 
 func parseAuditFilter(c *gin.Context) (audit.Filter, *domain.Error) {
 	var f audit.Filter
-	for name := range c.Request.URL.Query() {
-		if !slices.Contains(auditParams, name) {
-			return f, invalid(name, "unknown query parameter "+strconv.Quote(name)+"; the audit trail takes "+strings.Join(auditParams, ", "))
-		}
+	if bad := checkParams(c, auditParams, "the audit trail takes"); bad != nil {
+		return f, bad
 	}
 	f.Actor, f.Subject, f.Company, f.Type = c.Query("actor"), c.Query("subject"), c.Query("company"), c.Query("type")
 	for _, b := range []struct {

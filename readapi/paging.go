@@ -2,6 +2,8 @@ package readapi
 
 import (
 	"encoding/base64"
+	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,10 +49,8 @@ var listParams = []string{"limit", "cursor", "company", "site", "status", "type"
 // are refused, never ignored.
 func parseList(c *gin.Context) (listQuery, *domain.Error) {
 	q := listQuery{Limit: DefaultLimit}
-	for name := range c.Request.URL.Query() {
-		if !slices.Contains(listParams, name) {
-			return q, invalid(name, "unknown query parameter "+strconv.Quote(name)+"; listings take "+strings.Join(listParams, ", "))
-		}
+	if bad := checkParams(c, listParams, "listings take"); bad != nil {
+		return q, bad
 	}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -76,6 +76,25 @@ func parseList(c *gin.Context) (listQuery, *domain.Error) {
 		q.UpdatedSince = t
 	}
 	return q, nil
+}
+
+// checkParams refuses a query string that does not parse (a bad escape, a semicolon: its pairs
+// would be dropped silently) and parameters not in allowed (named by what: "listings take").
+func checkParams(c *gin.Context, allowed []string, what string) *domain.Error {
+	vals, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		return invalid("query", "the query string is malformed: "+err.Error())
+	}
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		if !slices.Contains(allowed, name) {
+			field := name
+			if field == "" {
+				field = "query"
+			}
+			return invalid(field, "unknown query parameter "+strconv.Quote(name)+"; "+what+" "+strings.Join(allowed, ", "))
+		}
+	}
+	return nil
 }
 
 func invalid(field, msg string) *domain.Error {

@@ -178,7 +178,118 @@ func decodeBody(c *gin.Context, dst any) *problem.Details {
 		p := problem.Invalid("body", "trailing data after the JSON object")
 		return &p
 	}
+	// encoding/json matches keys case-insensitively and lets a repeated key override: refuse
+	// both, as the schema does ("Name" is not "name").
+	keys := json.NewDecoder(bytes.NewReader(body))
+	if err := exactKeys(keys, reflect.TypeOf(dst), ""); err != nil {
+		p := problem.Invalid(err.field, err.msg)
+		return &p
+	}
 	return nil
+}
+
+type keyError struct{ field, msg string }
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// exactKeys walks one JSON value (already decoded successfully into t) and refuses an object
+// key that names a field of t only case-insensitively, or a key given twice.
+func exactKeys(dec *json.Decoder, t reflect.Type, path string) *keyError {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (reflect.PointerTo(t).Implements(unmarshalerType) || t.Kind() == reflect.Interface) {
+		t = nil // its own decoding, or anything: only the structure is walked
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return &keyError{"body", "malformed JSON"}
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return &keyError{"body", "malformed JSON"}
+			}
+			key, _ := kt.(string)
+			field := key
+			if path != "" {
+				field = path + "." + key
+			}
+			if seen[key] {
+				return &keyError{field, fmt.Sprintf("%q is given twice", key)}
+			}
+			seen[key] = true
+			var ft reflect.Type
+			switch {
+			case t == nil:
+			case t.Kind() == reflect.Map:
+				ft = t.Elem()
+			case t.Kind() == reflect.Struct:
+				f, ok := fieldByJSONName(t, key)
+				if !ok {
+					return &keyError{field, fmt.Sprintf("unknown field %q", key)}
+				}
+				ft = f
+			}
+			if e := exactKeys(dec, ft, field); e != nil {
+				return e
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return &keyError{"body", "malformed JSON"}
+		}
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if e := exactKeys(dec, et, fmt.Sprintf("%s[%d]", path, i)); e != nil {
+				return e
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return &keyError{"body", "malformed JSON"}
+		}
+	}
+	return nil
+}
+
+// fieldByJSONName is the type of t's field whose JSON name is exactly name.
+func fieldByJSONName(t reflect.Type, name string) (reflect.Type, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		n, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && n == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if got, ok := fieldByJSONName(ft, name); ok {
+					return got, true
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if n == "" {
+			n = f.Name
+		}
+		if n == name {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
 
 func jsonProblem(err error) problem.Details {
@@ -187,13 +298,35 @@ func jsonProblem(err error) problem.Details {
 	switch {
 	case errors.As(err, &syn):
 		return problem.Invalid("body", fmt.Sprintf("malformed JSON at offset %d", syn.Offset))
+	case errors.As(err, &typ) && typ.Field == "":
+		return problem.Invalid("body", "the body must be a JSON object, not "+typ.Value)
 	case errors.As(err, &typ):
-		return problem.Invalid(typ.Field, fmt.Sprintf("%s must be %s", typ.Field, typ.Type))
+		return problem.Invalid(typ.Field, fmt.Sprintf("%s must be %s, not %s", typ.Field, jsonType(typ.Type), typ.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return problem.Invalid(f, fmt.Sprintf("unknown field %q", f))
 	}
 	return problem.Invalid("body", "malformed JSON: "+err.Error())
+}
+
+// jsonType names what JSON a Go type decodes from, for a client (never the Go type's name).
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another JSON type"
 }
 
 // fillPath copies URL parameters into the fields tagged `path:"name"`.
