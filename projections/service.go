@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -32,6 +33,10 @@ type Service struct {
 	mu      sync.Mutex
 	gen     int64
 	runners []*Runner
+	// serving is set once the runners of the current start have reached the log's head as it
+	// was when they started; epoch tells a start's catch-up from an earlier one's.
+	serving atomic.Bool
+	epoch   atomic.Int64
 	router  *message.Router
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -95,13 +100,103 @@ func (s *Service) run(gen int64) error {
 		<-oldDone
 	}
 	s.logger.Info("projections running", "generation", gen, "count", len(runners))
+	s.catchUp(runners)
 	return nil
 }
 
-// follow switches to a new active generation when a rebuild made one.
+// ErrRebuilding: the read models are being (re)built from the log and do not yet reflect it.
+var ErrRebuilding = errors.New("projections: the read models are being rebuilt from the log")
+
+// Serving tells whether the read models may be read: nil once the runners have caught up with
+// the log as it was when they started (at start, after a generation switch, after a flush).
+func (s *Service) Serving() error {
+	if s.serving.Load() {
+		return nil
+	}
+	return ErrRebuilding
+}
+
+// headSource is a store that tells the log's head (the eventstore client does).
+type headSource interface {
+	LastPosition(ctx context.Context) (eventstore.Position, error)
+}
+
+// catchUp marks the service serving once every runner has applied the head of the log as of now.
+func (s *Service) catchUp(runners []*Runner) {
+	ep := s.epoch.Add(1)
+	s.serving.Store(false)
+	hs, ok := s.store.(headSource)
+	if !ok {
+		s.serving.Store(true)
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		var head eventstore.Position
+		for {
+			h, err := hs.LastPosition(ctx)
+			if err == nil {
+				head = h
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		for _, r := range runners {
+			if err := r.WaitFor(ctx, head); err != nil {
+				return
+			}
+		}
+		if s.epoch.Load() == ep {
+			s.serving.Store(true)
+			s.logger.Info("read models caught up with the log", "head", head.String())
+		}
+	}()
+}
+
+// restart stops the runners, deletes what is left of generation gen, and runs it again from
+// the start of the log: the read models vanished from Redis (flushed, or restarted empty).
+func (s *Service) restart(gen int64) error {
+	s.serving.Store(false)
+	s.epoch.Add(1)
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.cancel, s.done = nil, nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	ctx := context.Background()
+	if c, ok := s.rdb.(*redis.Client); ok {
+		deleteGeneration(ctx, c, Keys{Prefix: s.prefix, Gen: gen})
+	}
+	if err := s.rdb.SetNX(ctx, ActiveKey(s.prefix), gen, 0).Err(); err != nil {
+		return err
+	}
+	return s.run(gen)
+}
+
+// followEvery is how often the service looks at the active generation.
+const followEvery = 250 * time.Millisecond
+
+// follow switches to a new active generation when a rebuild made one, and rebuilds the read
+// models from the log when they vanished from Redis (the active generation's key is gone: a
+// flush, or a Redis restarted without its data).
 func (s *Service) follow() {
 	defer close(s.stopped)
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(followEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -113,7 +208,13 @@ func (s *Service) follow() {
 		if err != nil {
 			continue
 		}
-		if gen != s.Generation() && gen > 0 {
+		switch cur := s.Generation(); {
+		case gen == 0:
+			s.logger.Warn("the read models vanished from Redis (flushed or restarted empty): rebuilding them from the log", "generation", cur)
+			if err := s.restart(cur); err != nil {
+				s.logger.Error("rebuilding the vanished read models failed", "generation", cur, "error", err)
+			}
+		case gen != cur:
 			if err := s.run(gen); err != nil {
 				s.logger.Error("switch to the rebuilt generation failed", "generation", gen, "error", err)
 			}

@@ -29,6 +29,9 @@ type Models interface {
 	Keys() projections.Keys
 	// WaitFor blocks until every projection has applied p.
 	WaitFor(ctx context.Context, p eventstore.Position) error
+	// Serving is nil while the read models may be read, an error while they are being rebuilt
+	// from the log (at start, after a flush): then they would answer wrongly.
+	Serving() error
 }
 
 // Config tunes the API.

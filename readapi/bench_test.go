@@ -51,6 +51,7 @@ type staticModels struct{ keys projections.Keys }
 
 func (m staticModels) Keys() projections.Keys                             { return m.keys }
 func (m staticModels) WaitFor(context.Context, eventstore.Position) error { return nil }
+func (m staticModels) Serving() error                                     { return nil }
 
 // eventLog synthesizes one tenant's events as the event store would deliver them.
 type eventLog struct {

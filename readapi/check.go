@@ -158,6 +158,15 @@ func (a *API) check(c *gin.Context) {
 		}
 		results[i] = res
 	}
+	for _, r := range results {
+		if !r.Allowed && a.vanished(c) {
+			a.fail(c, errRebuilding)
+			return
+		}
+		if !r.Allowed {
+			break
+		}
+	}
 	if batch {
 		c.JSON(http.StatusOK, BatchResult{Results: results})
 		return

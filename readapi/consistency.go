@@ -40,6 +40,12 @@ func ParsePosition(s string) (eventstore.Position, error) {
 // shows what was revoked.
 func (a *API) consistent() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if err := a.models.Serving(); err != nil {
+			c.Header("Retry-After", "1")
+			problem.Write(c, problem.New(http.StatusServiceUnavailable, "read-models-rebuilding",
+				"the read models are being rebuilt from the log and would answer wrongly; retry shortly"))
+			return
+		}
 		raw := c.GetHeader(MinPositionHeader)
 		if q, ok := c.GetQuery("min_position"); ok {
 			raw = q

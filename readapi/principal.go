@@ -51,7 +51,8 @@ var (
 		Message: "this read needs a tenant-wide right the caller does not hold"}
 	errViewerWithoutTable = &domain.Error{Kind: domain.KindForbidden, Code: "viewer-without-access",
 		Message: "the viewer is not an active user: contacts, invited, suspended and removed users see nothing"}
-	errUnbound = &domain.Error{Kind: domain.KindForbidden, Code: "unknown-identity",
+	errRebuilding = &domain.Error{Kind: domain.KindNotFound, Code: "read-models-rebuilding", Message: "the read models are being rebuilt"}
+	errUnbound    = &domain.Error{Kind: domain.KindForbidden, Code: "unknown-identity",
 		Message: "this identity is not bound to a user of the tenant; accept an invitation first"}
 )
 
@@ -214,6 +215,11 @@ func (a *API) fail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		problem.Write(c, problem.Unauthenticated())
+	case errors.As(err, &de) && a.vanished(c):
+		// A refusal read from read models that have just vanished (a flush) would be wrong.
+		c.Header("Retry-After", "1")
+		problem.Write(c, problem.New(http.StatusServiceUnavailable, "read-models-rebuilding",
+			"the read models are being rebuilt from the log and would answer wrongly; retry shortly"))
 	case errors.As(err, &de):
 		problem.Write(c, problem.FromError(err))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -239,4 +245,13 @@ func unreachable(err error) bool {
 	msg := err.Error()
 	return strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "MASTERDOWN") || strings.HasPrefix(msg, "CLUSTERDOWN") ||
 		strings.HasPrefix(msg, "TRYAGAIN") || strings.Contains(msg, "connection refused")
+}
+
+// vanished tells whether the read models are gone from Redis (the active generation's key is
+// missing: a flush, or a Redis restarted empty) — checked before answering a refusal or a
+// negative check, which is what vanished read models would otherwise produce until the
+// projections notice and rebuild.
+func (a *API) vanished(c *gin.Context) bool {
+	n, err := a.rdb.Exists(c.Request.Context(), projections.ActiveKey(a.models.Keys().Prefix)).Result()
+	return err == nil && n == 0
 }

@@ -224,6 +224,9 @@ func (a *App) readiness(cfg Config) []httpserver.Check {
 			if err != nil {
 				return err
 			}
+			if err := a.Projections.Serving(); err != nil {
+				return err
+			}
 			wctx, cancel := context.WithTimeout(ctx, lag)
 			defer cancel()
 			for _, r := range a.Projections.Runners() {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os/exec"
 	"strings"
@@ -100,5 +101,50 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	}
 	if got := svc.Do("GET", "/readyz", "", nil); got.Status != 200 {
 		t.Fatalf("readyz after recovery: %s", got)
+	}
+}
+
+// TestRedisFlushedWhileServing: the read models vanish (FLUSHALL) under a serving service. No
+// read answers wrongly: until the projections have rebuilt them from the log, reads and
+// /readyz answer 503; then every read is as before, and commands accepted meanwhile are visible.
+func TestRedisFlushedWhileServing(t *testing.T) {
+	rd := startPrivateRedis(t)
+	svc := testkit.StartService(t, func(c *app.Config) { c.RedisURL = "redis://" + rd.addr })
+	tn := svc.CreateTenant("acme", 5)
+	var last testkit.Response
+	for i := range 30 {
+		last = svc.Must(201, svc.Do("POST", "/v1/companies", tn.AdminToken, map[string]any{"name": fmt.Sprintf("Company %02d", i), "kind": "customer"}))
+	}
+	before := svc.Must(200, svc.Read("GET", "/v1/me/companies?limit=200", tn.AdminToken, nil, last))
+	rdb := redis.NewClient(&redis.Options{Addr: rd.addr})
+	defer rdb.Close()
+	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Right after the flush, and while the models are rebuilt: a read is either the same answer
+	// as before or a 503 — never a refusal or a shorter list.
+	rebuilding := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := svc.Do("GET", "/v1/me/companies?limit=200", tn.AdminToken, nil)
+		if got.Status == 503 && got.Code() == "read-models-rebuilding" {
+			rebuilding++
+		} else if got.Status != 200 || string(got.Raw) != string(before.Raw) {
+			t.Fatalf("a read after the flush answered wrongly: %s", got)
+		} else if rebuilding > 0 {
+			break // rebuilt
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not rebuilt after 30 s (%d answers 503)", rebuilding)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := svc.Do("GET", "/readyz", "", nil); got.Status != 200 {
+		t.Fatalf("readyz after the rebuild: %s", got)
+	}
+	r := svc.Must(201, svc.Do("POST", "/v1/companies", tn.AdminToken, map[string]any{"name": "After", "kind": "customer"}))
+	got := svc.Must(200, svc.Read("GET", "/v1/me/companies?limit=200", tn.AdminToken, nil, r))
+	if !strings.Contains(string(got.Raw), `"name":"After"`) || !strings.Contains(string(got.Raw), `"name":"Company 29"`) {
+		t.Fatalf("after the rebuild: %s", got)
 	}
 }

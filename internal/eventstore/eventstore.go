@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,18 +294,36 @@ func (c *Client) ReadAll(ctx context.Context, from Position, max uint64, fn func
 	return c.drain(cl, "read $all", rs, fn)
 }
 
-// LastPosition is the position of the newest event in the log (zero when it is empty).
+// lastPositionScan bounds how many system events LastPosition skips.
+const lastPositionScan = 4096
+
+var errFound = errors.New("found")
+
+// LastPosition is the position of the newest event of the log that is not a system event (zero
+// when there is none): the head the projections must reach.
 func (c *Client) LastPosition(ctx context.Context) (Position, error) {
 	cl, err := c.esdb()
 	if err != nil {
 		return Position{}, err
 	}
-	rs, err := cl.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, 1)
+	// The last event the service wrote: system events (a real EventStoreDB appends statistics and
+	// metadata to $-streams) are skipped, since subscriptions filter them out and a projection
+	// would never reach them. At most lastPositionScan events are looked at.
+	rs, err := cl.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, lastPositionScan)
 	if err != nil {
 		return Position{}, c.translate(cl, "read $all backwards", err)
 	}
 	var last Position
-	err = c.drain(cl, "read $all backwards", rs, func(e RecordedEvent) error { last = e.Position; return nil })
+	err = c.drain(cl, "read $all backwards", rs, func(e RecordedEvent) error {
+		if strings.HasPrefix(e.Type, "$") || strings.HasPrefix(e.Stream, "$") {
+			return nil
+		}
+		last = e.Position
+		return errFound
+	})
+	if errors.Is(err, errFound) {
+		err = nil
+	}
 	return last, err
 }
 
