@@ -285,4 +285,3 @@ func TestSetTicketRestrictions(t *testing.T) {
 		{name: "admin of B does not know A's member", by: U(bAdmin), cmd: SetTicketRestrictions{Person: aMember}, err: ErrNotFound},
 	})
 }
-
