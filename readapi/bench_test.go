@@ -129,6 +129,10 @@ func buildTenant(b testing.TB, rdb *redis.Client, keys projections.Keys, compani
 	}
 	ctx := context.Background()
 	start := time.Now()
+	// The generation is the active one, as the service marks it.
+	if err := rdb.Set(ctx, projections.ActiveKey(keys.Prefix), keys.Gen, 0).Err(); err != nil {
+		b.Fatal(err)
+	}
 	for _, p := range []projections.Projection{visibility.New(nil, reg), directory.New()} {
 		r := projections.NewRunner(p, rdb, reg, keys)
 		if _, err := r.Checkpoint(ctx, r.Name()); err != nil {
@@ -264,7 +268,8 @@ func BenchmarkReadAPI(b *testing.B) {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	engine := gin.New()
-	readapi.New(rdb, staticModels{keys}, readapi.Config{}, quiet).Register(engine, dev)
+	// As the service does: verified tokens are remembered until they expire.
+	readapi.New(rdb, staticModels{keys}, readapi.Config{}, quiet).Register(engine, auth.Cached(dev, 10_000))
 	rdb.Set(context.Background(), prefix+":ceiling", "hello", 0)
 	engine.GET("/ceiling", func(c *gin.Context) {
 		v, err := rdb.Get(c.Request.Context(), prefix+":ceiling").Result()
@@ -279,6 +284,9 @@ func BenchmarkReadAPI(b *testing.B) {
 	userTok, _ := dev.Mint(benchTenant, domain.PrincipalUser, "sub-p-viewer", nil, time.Hour)
 	svcTok, _ := dev.Mint(benchTenant, domain.PrincipalService, "portal-backend", []string{string(domain.PermViewersRead)}, time.Hour)
 	clients, d := 16, 5*time.Second
+	if s := os.Getenv("PORTAL_BENCH_CLIENTS"); s != "" {
+		clients, _ = strconv.Atoi(s)
+	}
 	if s := os.Getenv("PORTAL_BENCH_SECONDS"); s != "" {
 		n, _ := strconv.Atoi(s)
 		d = time.Duration(n) * time.Second
@@ -324,6 +332,10 @@ func BenchmarkReadAPI(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
+	if os.Getenv("PORTAL_BENCH_ONLY") == "check" {
+		report(b, "POST /v1/check (service, viewer)", load(b, clients, d, check(svcTok, true)), loadResult{})
+		return
+	}
 	if os.Getenv("PORTAL_BENCH_ONLY") == "tickets" {
 		report(b, "GET /v1/me/tickets?limit=50", load(b, clients, d, get("/v1/me/tickets?limit=50", userTok)), loadResult{})
 		return

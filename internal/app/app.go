@@ -177,8 +177,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if cfg.Authenticator != nil {
 		cmdAPI := httpapi.New(a.Commands, a.Directories, cfg.Logger)
 		readAPI := readapi.New(a.Redis, a.Projections, readapi.Config{MaxWait: cfg.ReadMaxWait}, cfg.Logger)
-		cmdAPI.Register(engine, cfg.Authenticator)
-		readAPI.Register(engine, cfg.Authenticator)
+		authn := auth.Cached(cfg.Authenticator, 10_000)
+		cmdAPI.Register(engine, authn)
+		readAPI.Register(engine, authn)
 		doc, err := OpenAPI(cmdAPI, readAPI)
 		if err != nil {
 			return a, fmt.Errorf("openapi: %w", err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,6 +22,8 @@ type Identity struct {
 	Subject string               // users: the OIDC sub
 	Service string               // services: the client id
 	Scopes  []domain.Permission  // services: what they were granted
+	// Expires is when the token stops being valid (zero: unknown, never cached).
+	Expires time.Time
 }
 
 // Authenticator verifies a bearer token.

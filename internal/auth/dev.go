@@ -48,7 +48,11 @@ func (d *Dev) Authenticate(_ context.Context, token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return identityFromClaims(c)
+	id, err := identityFromClaims(c)
+	if err == nil && c.ExpiresAt != nil {
+		id.Expires = c.ExpiresAt.Time
+	}
+	return id, err
 }
 
 func identityFromClaims(c Claims) (Identity, error) {

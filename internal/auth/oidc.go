@@ -242,7 +242,9 @@ func (o *OIDC) authenticate(ctx context.Context, token string) (Identity, error)
 			return Identity{}, fmt.Errorf("claim %q is in the future (%s)", name, t.UTC().Format(time.RFC3339))
 		}
 	}
-	return o.identity(claims)
+	id, err := o.identity(claims)
+	id.Expires = tok.Expiry
+	return id, err
 }
 
 func (o *OIDC) identity(claims map[string]json.RawMessage) (Identity, error) {
