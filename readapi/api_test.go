@@ -436,3 +436,13 @@ func TestEveryReadRouteAnswersAViewer(t *testing.T) {
 	// Company documents need a role other than basic.
 	expect(t, p.get("/v1/me/documents/"+cdoc, p.tok["aBasic2"]), 404, "not-found")
 }
+
+// TestReadQueriesAreStrict: a lookup refuses parameters it does not take, and an empty
+// min_position is refused rather than read as "no minimum".
+func TestReadQueriesAreStrict(t *testing.T) {
+	p := newPortal(t)
+	expect(t, p.svc.Do("GET", "/v1/me/tickets/"+p.t1+"?colour=red", p.tok["aAdmin"], nil), 400, "malformed-request")
+	expect(t, p.svc.Do("GET", "/v1/me?limit=5", p.tok["aAdmin"], nil), 400, "malformed-request")
+	expect(t, p.svc.Do("GET", "/v1/me/tickets?min_position=", p.tok["aAdmin"], nil), 400, "malformed-request")
+	expect(t, p.get("/v1/me/tickets/"+p.t1+"?min_position="+p.last.Header.Get("X-Log-Position"), p.tok["aAdmin"]), 200, "")
+}

@@ -48,6 +48,10 @@ func (a *API) consistent() gin.HandlerFunc {
 		}
 		raw := c.GetHeader(MinPositionHeader)
 		if q, ok := c.GetQuery("min_position"); ok {
+			if q == "" {
+				problem.Write(c, problem.Invalid("min_position", "min_position is empty; give a log position (commit/prepare) or leave it out"))
+				return
+			}
 			raw = q
 		}
 		if raw == "" {

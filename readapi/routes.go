@@ -37,6 +37,7 @@ func (a *API) viewerRoutes() []route {
 			Query: listQueryDoc, Headers: consistencyHeaders, Responses: map[int]any{http.StatusOK: sample}, Problems: readProblems}, handle: h}
 	}
 	get := func(path, id, summary string, sample any, h gin.HandlerFunc) route {
+		h = a.onlyParams(h, "min_position")
 		return route{op: operation{Method: http.MethodGet, Path: path, ID: id, Summary: summary, Tags: []string{"viewer"},
 			Query: map[string]string{"min_position": listQueryDoc["min_position"]}, Headers: consistencyHeaders,
 			Responses: map[int]any{http.StatusOK: sample}, Problems: readProblems}, handle: h}
@@ -87,6 +88,17 @@ func (a *API) routes() []route {
 			Responses: map[int]any{http.StatusOK: AuditPage{}}, Produces: []string{NDJSON}, Problems: readProblems}, handle: a.auditTrail},
 	)
 	return out
+}
+
+// onlyParams refuses a query string with other parameters than allowed, then runs h.
+func (a *API) onlyParams(h gin.HandlerFunc, allowed ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if bad := checkParams(c, allowed, "this route takes"); bad != nil {
+			a.fail(c, bad)
+			return
+		}
+		h(c)
+	}
 }
 
 // Operations declares the read routes for the OpenAPI document.
