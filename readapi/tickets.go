@@ -114,20 +114,31 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 			return out, nil
 		}
 		scanned += len(cands)
+		ids := make([]domain.TicketID, 0, len(cands))
+		for _, cd := range cands {
+			if len(cd.Reasons) > 0 {
+				ids = append(ids, cd.ID)
+			}
+		}
+		tickets, err := dir.TicketsByID(ctx, cl.tenant, ids)
+		if err != nil {
+			return out, err
+		}
+		byID := make(map[domain.TicketID]*directory.Ticket, len(tickets))
+		for i := range tickets {
+			byID[tickets[i].ID] = &tickets[i]
+		}
 		for i, cd := range cands {
 			cur = ticketCursor{score: cd.Score, id: string(cd.ID)}
-			if len(cd.Reasons) == 0 || len(cd.Fields) == 0 {
+			t := byID[cd.ID]
+			if t == nil || len(cd.Reasons) == 0 {
 				continue
-			}
-			t, err := directory.TicketFromFields(cd.Fields)
-			if err != nil {
-				return out, err
 			}
 			if !q.wants(t.Company) || q.Site != "" && t.Site != q.Site || q.Status != "" && string(t.Status) != q.Status ||
 				q.Type != "" && t.Type != q.Type || !q.UpdatedSince.IsZero() && t.UpdatedAt.Before(q.UpdatedSince) {
 				continue
 			}
-			out.Items = append(out.Items, TicketView{Ticket: t, Reasons: cd.Reasons})
+			out.Items = append(out.Items, TicketView{Ticket: *t, Reasons: cd.Reasons})
 			if len(out.Items) == q.Limit {
 				// The page is full: more follow if candidates remain in this batch or beyond it.
 				if i < len(cands)-1 || more {
