@@ -58,7 +58,7 @@ func FuzzReadRequest(f *testing.F) {
 		u := &url.URL{Scheme: "http", Host: fx.host, Path: fx.expand(path), RawQuery: fx.expand(queryBytes(rawQuery))}
 		req, err := http.NewRequest(method, u.String(), bytes.NewReader([]byte(fx.expand(string(body)))))
 		if err != nil {
-			t.Skip(err) // not a request a client could send
+			return // not a request a client could send: nothing to check
 		}
 		if len(body) > 0 {
 			req.Header.Set("Content-Type", "application/json")
@@ -71,7 +71,7 @@ func FuzzReadRequest(f *testing.F) {
 		}
 		resp, err := fx.client.Do(req)
 		if err != nil {
-			t.Skip(err) // e.g. a header value net/http does not send
+			return // a header value net/http refuses to send: nothing reached the service
 		}
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

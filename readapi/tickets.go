@@ -34,12 +34,6 @@ type ticketCursor struct {
 
 func (c ticketCursor) String() string { return strconv.FormatFloat(c.score, 'f', -1, 64) + ":" + c.id }
 
-// before reports whether (score, id) comes after the cursor in the listing order (score
-// descending, then id descending, as Redis orders a reverse range).
-func (c ticketCursor) before(s visibility.Scored) bool {
-	return s.Score < c.score || s.Score == c.score && s.ID < c.id
-}
-
 func parseTicketCursor(s string) (ticketCursor, bool) {
 	if s == "" {
 		return ticketCursor{score: math.Inf(1)}, true
