@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"io"
 	"log/slog"
 	"strings"
@@ -215,9 +217,13 @@ func (c *Client) translate(cl *esdb.Client, op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("eventstore: %s: %w", op, err)
 	}
-	// The official client wraps its *esdb.Error in places: look through the chain.
+	// The official client wraps its *esdb.Error in places: look through the chain. A read
+	// stream's Recv hands over gRPC's own status error instead.
 	var e *esdb.Error
 	if !errors.As(err, &e) {
+		if code := status.Code(err); code == codes.Unavailable || code == codes.DeadlineExceeded {
+			return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+		}
 		return fmt.Errorf("eventstore: %s: %w", op, err)
 	}
 	switch e.Code() {
