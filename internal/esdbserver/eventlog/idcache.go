@@ -14,12 +14,13 @@ import (
 // in the stream" from it without touching storage. A hit (a real retry) still goes through the
 // full check against storage.
 //
-// A set holds exactly the ids of its stream's revisions up to last, which always equals the
-// stream's committed last revision: the writer creates and extends sets in the same critical
-// section (under l.mu) in which it publishes the streams' new states. It creates one when it
+// A set holds every id of its stream's revisions up to last, which always equals the stream's
+// committed last revision: the finisher creates and extends sets in the same critical section
+// (under l.mu) in which it publishes the streams' new states. It creates one when a batch
 // writes a stream's first event, or, for a short existing stream (below idSetLoadMax
-// revisions), by scanning the stream's ids once. Memory is bounded by maxCachedIDs: beyond it
-// whole sets are dropped, which only costs lookups.
+// revisions), by scanning the stream's ids once; a scan may also see ids of batches still in
+// flight, which is harmless, since only a "not in the set" is trusted. Memory is bounded by
+// maxCachedIDs: beyond it whole sets are dropped, which only costs lookups.
 
 const (
 	idSetLoadMax = 256
@@ -32,7 +33,7 @@ type idSet struct {
 }
 
 // knownAbsent reports whether id is certainly not in stream, whose committed last revision is
-// last. Only the writer calls it: it is the only one to change the sets, so it needs no lock.
+// last. The caller holds l.mu (the finisher changes the sets).
 func (l *Log) knownAbsent(stream string, last int64, id uuid.UUID) bool {
 	set := l.idsets[stream]
 	if set == nil || set.last != last {
@@ -42,8 +43,8 @@ func (l *Log) knownAbsent(stream string, last int64, id uuid.UUID) bool {
 	return !ok
 }
 
-// loadIDSet scans the ids of a short stream; called by the writer after committing a batch, so
-// the scan sees the stream up to its new last revision.
+// loadIDSet scans the ids of a short stream; called by the finisher after a batch is durable,
+// so the scan sees the stream up to at least its new last revision.
 func (l *Log) loadIDSet(stream string) (*idSet, error) {
 	prefix := streamPrefix(prefixID, stream)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: incrementPrefix(prefix)})
@@ -101,7 +102,7 @@ func (l *Log) prepareIDSets(p *pending) {
 }
 
 // applyIDSets records the batch's ids and brings the sets' revisions to the batch's states;
-// called by the writer with l.mu held for writing, with the states it publishes.
+// called by the finisher with l.mu held for writing, with the states it publishes.
 func (l *Log) applyIDSets(p *pending) {
 	for s, set := range p.newSets {
 		l.idsets[s] = set

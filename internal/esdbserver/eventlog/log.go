@@ -105,7 +105,9 @@ type Options struct {
 }
 
 // Log is a durable event log. It is safe for concurrent use: appends go through one writer
-// goroutine that validates them in order, writes them in one batch and fsyncs once per batch.
+// goroutine that validates them in order and writes each group of queued appends as one
+// batch; a second goroutine, the finisher, waits for each batch's fsync and only then
+// publishes it and answers its appends (see writer).
 type Log struct {
 	db   *pebble.DB
 	lock *os.File
@@ -130,10 +132,20 @@ type Log struct {
 	waitMu sync.Mutex
 	waitCh chan struct{}
 
-	// Owned by the writer goroutine.
-	pend    pending
-	scratch []byte
+	// Owned by the writer goroutine: the batches handed to the finisher and not yet recycled
+	// (oldest first), spare pendings, the position of the last event written, and whether a
+	// batch failed to be written (nothing after it is).
+	inflight []*pending
+	spare    []*pending
+	wpos     uint64
+	wfailed  error
+	scratch  []byte
+
+	fin chan *pending // batches in commit order, from writer to finisher
 }
+
+// maxInFlight bounds the batches written but not yet finished (fsynced, published, answered).
+const maxInFlight = 4
 
 type opKind int
 
@@ -181,15 +193,16 @@ func Open(dir string, opts Options) (*Log, error) {
 		idsets:  make(map[string]*idSet),
 		waitCh:  make(chan struct{}),
 	}
-	l.pend = pending{l: l, streams: map[string]streamState{}, ids: map[idRef]uint64{}, revPos: map[revRef]uint64{},
-		before: map[string]int64{}, newSets: map[string]*idSet{}}
+	l.fin = make(chan *pending, maxInFlight)
 	if err := l.load(); err != nil {
 		db.Close()
 		lock.Close()
 		return nil, err
 	}
-	l.wg.Add(1)
+	l.wpos = l.head.Load()
+	l.wg.Add(2)
 	go l.writer()
+	go l.finisher()
 	return l, nil
 }
 
@@ -449,26 +462,108 @@ func (l *Log) Close() error {
 	return err
 }
 
-// writer is the single goroutine that orders, validates and commits appends. Group commit:
-// each commit takes every append queued by then (up to MaxBatch), writes them in one batch
-// and fsyncs once; appenders are answered only after that fsync.
+// writer is the single goroutine that orders and validates appends. Group commit: it takes
+// every append queued by then (up to MaxBatch), decides them against the streams' states and
+// writes what they write as one batch, which Pebble applies at once and fsyncs in the
+// background; the finisher waits for that fsync and only then publishes the batch and answers
+// its appends. Meanwhile the writer goes on with the next batch, deciding it against the
+// states the batches still in flight leave (pending.state), so that the deciding and writing
+// of one batch overlaps the fsync of the previous ones, and Pebble's WAL writer merges the
+// syncs of batches that arrive while one is under way. Nothing of an in-flight batch is
+// visible to readers: reads are bounded by the published head and stream states.
 func (l *Log) writer() {
 	defer l.wg.Done()
-	defer l.closeDone()
+	defer close(l.fin)
 	batch := make([]*appendReq, 0, l.opts.MaxBatch)
 	for req := range l.reqs {
 		batch = append(batch[:0], req)
 		l.drain(&batch)
+		if l.wfailed != nil {
+			l.answer(batch, fmt.Errorf("%w: %v", ErrClosed, l.wfailed))
+			continue
+		}
 		if l.failure.Load() != nil {
 			l.answer(batch, l.closedErr())
 			continue
 		}
-		if err := l.commit(batch); err != nil {
+		l.recycle()
+		p := l.nextPending()
+		p.reqs = append(p.reqs[:0], batch...)
+		if err := l.stage(p, batch); err != nil {
+			// A failed write leaves the store in an unknown state: write nothing after it. The
+			// finisher still finishes the batches before this one, then stops the log.
+			l.wfailed = err
+			p.err = err
+		}
+		l.inflight = append(l.inflight, p)
+		l.fin <- p
+	}
+}
+
+// nextPending returns a reset pending for the next batch, reusing a recycled one.
+func (l *Log) nextPending() *pending {
+	if n := len(l.spare); n > 0 {
+		p := l.spare[n-1]
+		l.spare = l.spare[:n-1]
+		p.reset()
+		return p
+	}
+	return &pending{l: l, streams: map[string]streamState{}, ids: map[idRef]uint64{}, revPos: map[revRef]uint64{},
+		before: map[string]int64{}, newSets: map[string]*idSet{}}
+}
+
+// recycle takes the batches the finisher is done with off the in-flight list.
+func (l *Log) recycle() {
+	n := 0
+	for n < len(l.inflight) && l.inflight[n].finished.Load() {
+		l.spare = append(l.spare, l.inflight[n])
+		l.inflight[n] = nil
+		n++
+	}
+	if n > 0 {
+		l.inflight = append(l.inflight[:0], l.inflight[n:]...)
+	}
+}
+
+// finisher waits for each batch's fsync, in commit order, then publishes what it wrote and
+// answers its appends. After a storage failure it answers every later batch with the error.
+func (l *Log) finisher() {
+	defer l.wg.Done()
+	defer l.closeDone()
+	for p := range l.fin {
+		err := p.err
+		if p.batch != nil {
+			if p.waitSync {
+				if serr := p.batch.SyncWait(); err == nil {
+					err = serr
+				}
+			}
+			_ = p.batch.Close()
+			p.batch = nil
+		}
+		switch {
+		case l.failure.Load() != nil:
+			l.answer(p.reqs, l.closedErr())
+		case err != nil:
 			// A failed write or fsync leaves the store in an unknown state: stop taking
 			// writes rather than acknowledge anything we cannot vouch for.
 			l.fail(err)
-			l.answer(batch, fmt.Errorf("eventlog: commit: %w", err))
+			l.answer(p.reqs, fmt.Errorf("eventlog: commit: %w", err))
+		default:
+			if p.wrote {
+				l.prepareIDSets(p)
+				l.mu.Lock()
+				maps.Copy(l.streams, p.streams)
+				l.applyIDSets(p)
+				l.mu.Unlock()
+				l.publish(p.pos)
+			}
+			for _, r := range p.reqs {
+				close(r.done)
+			}
 		}
+		clear(p.reqs)
+		p.finished.Store(true) // the writer may reuse p from here on
 	}
 }
 
@@ -495,8 +590,9 @@ func (l *Log) drain(batch *[]*appendReq) {
 	}
 }
 
-// pending is the view of stream state while a batch is being built: the committed state plus
-// what earlier requests of the same batch wrote. The writer reuses it from batch to batch.
+// pending is one batch: while the writer builds it, the view of stream state (the committed
+// state, plus what the batches in flight and earlier requests of the same batch wrote); then
+// what the finisher needs to finish it. The writer reuses it once the finisher is done.
 type pending struct {
 	l       *Log
 	streams map[string]streamState
@@ -509,6 +605,17 @@ type pending struct {
 	newSets map[string]*idSet
 	// index holds the batch's index and state entries until its events are in the batch.
 	index deferredSets
+
+	// For the finisher: the requests to answer, the storage batch and whether its fsync is
+	// to be waited for, whether anything was written and the position of the last event, or
+	// the storage error that failed the batch. finished is set when the finisher is done.
+	reqs     []*appendReq
+	batch    *pebble.Batch
+	waitSync bool
+	wrote    bool
+	pos      uint64
+	err      error
+	finished atomic.Bool
 }
 
 // deferredSets collects a batch's index entries so that they go into the batch after its
@@ -569,14 +676,21 @@ func (p *pending) reset() {
 	clear(p.before)
 	clear(p.newSets)
 	p.index.reset()
+	p.reqs = p.reqs[:0]
+	p.batch, p.waitSync, p.wrote, p.pos, p.err = nil, false, false, 0, nil
+	p.finished.Store(false)
 }
 
 func (p *pending) state(stream string) streamState {
 	if s, ok := p.streams[stream]; ok {
 		return s
 	}
-	// Only the writer changes l.streams, and this is the writer: no lock needed to read it.
-	s, ok := p.l.streams[stream]
+	s, ok := p.l.flyingState(stream)
+	if !ok {
+		p.l.mu.RLock()
+		s, ok = p.l.streams[stream]
+		p.l.mu.RUnlock()
+	}
 	if !ok {
 		s = streamState{last: -1}
 	}
@@ -590,9 +704,17 @@ func (p *pending) revisionOf(stream string, id uuid.UUID) (uint64, bool, error) 
 	if rev, ok := p.ids[idRef{stream, id}]; ok {
 		return rev, true, nil
 	}
-	if st, ok := p.l.streams[stream]; ok && p.l.knownAbsent(stream, st.last, id) {
-		return 0, false, nil // not among the committed ids, nor (above) among this batch's
+	if _, flying := p.l.flyingState(stream); !flying {
+		// No batch in flight wrote to the stream: its committed id set, if any, is complete.
+		p.l.mu.RLock()
+		st, ok := p.l.streams[stream]
+		absent := ok && p.l.knownAbsent(stream, st.last, id)
+		p.l.mu.RUnlock()
+		if absent {
+			return 0, false, nil // not among the committed ids, nor (above) among this batch's
+		}
 	}
+	// The store shows every batch applied so far, in flight or not.
 	p.kbuf = appendIDKey(p.kbuf[:0], stream, id)
 	v, closer, err := p.l.db.Get(p.kbuf)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -618,15 +740,24 @@ func (p *pending) positionOf(stream string, rev uint64) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// commit decides a batch of requests, writes what they write in one storage batch, fsyncs it,
-// then publishes it and answers the requests. An error means storage failed: no request has
-// been answered.
-func (l *Log) commit(reqs []*appendReq) error {
+// flyingState returns the state of stream left by the newest batch in flight that wrote to it.
+// Only the writer calls it.
+func (l *Log) flyingState(stream string) (streamState, bool) {
+	for i := len(l.inflight) - 1; i >= 0; i-- {
+		if s, ok := l.inflight[i].streams[stream]; ok {
+			return s, true
+		}
+	}
+	return streamState{}, false
+}
+
+// stage decides a batch of requests and hands what they write to Pebble as one batch, without
+// waiting for its fsync (the finisher does). An error means storage failed: the batch must
+// not be acknowledged.
+func (l *Log) stage(p *pending, reqs []*appendReq) error {
 	b := l.db.NewBatch()
-	defer b.Close()
-	p := &l.pend
-	p.reset()
-	pos := l.head.Load()
+	start := l.wpos
+	pos := start
 	created := time.Now().UnixNano() / 100
 	var lk [9]byte
 	var v [8]byte
@@ -659,6 +790,10 @@ func (l *Log) commit(reqs []*appendReq) error {
 		p.index.add(p.kbuf, encodeState(s))
 		return nil
 	}
+	fail := func(err error) error {
+		_ = b.Close()
+		return err
+	}
 	for _, r := range reqs {
 		var err error
 		switch r.op {
@@ -668,33 +803,32 @@ func (l *Log) commit(reqs []*appendReq) error {
 			r.res, r.err, err = l.decideDelete(p, r, write, setState)
 		}
 		if err != nil {
-			return err
+			return fail(err)
 		}
 	}
 	if err := p.index.setSorted(b); err != nil {
-		return err
+		return fail(err)
 	}
 	if cap(l.scratch) > 1<<20 {
 		l.scratch = nil // do not pin the memory of one large append
 	}
-	if pos != l.head.Load() {
-		sync := pebble.Sync
-		if l.opts.NoSync {
-			sync = pebble.NoSync
-		}
-		if err := b.Commit(sync); err != nil {
-			return err
-		}
-		l.prepareIDSets(p)
-		l.mu.Lock()
-		maps.Copy(l.streams, p.streams)
-		l.applyIDSets(p)
-		l.mu.Unlock()
-		l.publish(pos)
+	if pos == start {
+		// Nothing to write. The finisher still answers after the batches before it, since an
+		// answer may rest on them (a retry of an event they wrote, a conflict with them).
+		return fail(nil)
 	}
-	for _, r := range reqs {
-		close(r.done)
+	var err error
+	if l.opts.NoSync {
+		err = l.db.Apply(b, pebble.NoSync)
+	} else {
+		err = l.db.ApplyNoSyncWait(b, pebble.Sync)
+		p.waitSync = true
 	}
+	p.batch, p.wrote, p.pos = b, true, pos
+	if err != nil {
+		return err // the finisher closes the batch (after SyncWait, as Pebble requires)
+	}
+	l.wpos = pos
 	return nil
 }
 

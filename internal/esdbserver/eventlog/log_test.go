@@ -251,6 +251,92 @@ func TestConcurrentAppendsWithExpectedRevisions(t *testing.T) {
 	}
 }
 
+// TestAnswersWaitForTheBatchesInFlight exercises the pipeline of the writer, which decides
+// batches while earlier ones are still being fsynced: in every round, several goroutines offer
+// the same event at once (so that a retry often meets the original still in flight) while others
+// keep the writer busy on other streams. Every appender must get the same answer for the same
+// event, and an answer must never run ahead of what readers see: when Append returns, the head
+// covers the answer's position and the stream shows the event at the answered revision.
+func TestAnswersWaitForTheBatchesInFlight(t *testing.T) {
+	const (
+		rounds   = 200
+		retriers = 8
+		noise    = 8
+	)
+	l := open(t, t.TempDir())
+	stop := make(chan struct{})
+	var noiseWG sync.WaitGroup
+	noiseErr := make(chan error, noise)
+	for n := range noise {
+		noiseWG.Add(1)
+		go func() {
+			defer noiseWG.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := l.Append(tctx(t), fmt.Sprintf("noise-%d", n), eventlog.Expected{}, events(1+i%3, "noise")); err != nil {
+					noiseErr <- err
+					return
+				}
+			}
+		}()
+	}
+	var want []uuid.UUID
+	for round := range rounds {
+		ev := events(1, fmt.Sprintf("round-%d", round))
+		want = append(want, ev[0].ID)
+		results := make([]eventlog.AppendResult, retriers)
+		errs := make([]error, retriers)
+		var wg sync.WaitGroup
+		for g := range retriers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := l.Append(tctx(t), "retried", eventlog.Expected{}, ev)
+				if err == nil && l.Head() < res.Position {
+					err = fmt.Errorf("answered position %d while the head is %d", res.Position, l.Head())
+				}
+				if err == nil {
+					var got eventlog.Record
+					err = l.ReadStream("retried", uint64(res.NextRevision), false, 1, func(r eventlog.Record) bool { got = r; return false })
+					if err == nil && got.ID != ev[0].ID {
+						err = fmt.Errorf("revision %d holds %s, not the acknowledged %s", res.NextRevision, got.ID, ev[0].ID)
+					}
+				}
+				results[g], errs[g] = res, err
+			}()
+		}
+		wg.Wait()
+		for g := range retriers {
+			if errs[g] != nil {
+				t.Fatalf("round %d, appender %d: %v", round, g, errs[g])
+			}
+			if results[g] != results[0] {
+				t.Fatalf("round %d: appender %d got %+v, appender 0 got %+v", round, g, results[g], results[0])
+			}
+		}
+		if results[0].NextRevision != int64(round) {
+			t.Fatalf("round %d: event at revision %d", round, results[0].NextRevision)
+		}
+	}
+	close(stop)
+	noiseWG.Wait()
+	close(noiseErr)
+	for err := range noiseErr {
+		t.Fatal(err)
+	}
+	var got []uuid.UUID
+	if err := l.ReadStream("retried", 0, false, math.MaxUint64, func(r eventlog.Record) bool { got = append(got, r.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("stream holds %d events, want each of the %d offered once, in order", len(got), len(want))
+	}
+}
+
 func TestIdempotentRetryAndMisplacedDuplicate(t *testing.T) {
 	l := open(t, t.TempDir())
 	evs := events(2, "a")
