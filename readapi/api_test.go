@@ -446,3 +446,27 @@ func TestReadQueriesAreStrict(t *testing.T) {
 	expect(t, p.svc.Do("GET", "/v1/me/tickets?min_position=", p.tok["aAdmin"], nil), 400, "malformed-request")
 	expect(t, p.get("/v1/me/tickets/"+p.t1+"?min_position="+p.last.Header.Get("X-Log-Position"), p.tok["aAdmin"]), 200, "")
 }
+
+// TestCheckBodyKeysAreExact: encoding/json would read "Viewer" as "viewer" and let a repeated
+// key override the first; a check must mean exactly what the schema says.
+func TestCheckBodyKeysAreExact(t *testing.T) {
+	p := newPortal(t)
+	check := func(body string) testkit.Response {
+		return p.svc.DoWith("POST", "/v1/check", p.tok["aMgr"], json.RawMessage(body), nil)
+	}
+	ticket := `{"type":"ticket","id":"` + p.t1 + `"}`
+	p.svc.Must(200, check(`{"resource":`+ticket+`}`))
+	expect(t, check(`{"Resource":`+ticket+`}`), 400, "malformed-request")
+	expect(t, check(`{"resource":{"Type":"ticket","id":"`+p.t1+`"}}`), 400, "malformed-request")
+	expect(t, check(`{"resource":`+ticket+`,"resource":`+ticket+`}`), 400, "malformed-request")
+	expect(t, check(`{"checks":[{"resource":`+ticket+`,"Viewer":"`+p.id["aMgr"]+`"}]}`), 400, "malformed-request")
+}
+
+// TestUnroutedRequestsAnswerProblemJSON: a path or a method no route serves is refused like
+// every other refusal, and an unknown path looks the same with or without a token.
+func TestUnroutedRequestsAnswerProblemJSON(t *testing.T) {
+	p := newPortal(t)
+	expect(t, p.svc.Do("GET", "/v1/no-such-thing", p.tok["aMgr"], nil), 404, "not-found")
+	expect(t, p.svc.Do("GET", "/v1/no-such-thing", "", nil), 404, "not-found")
+	expect(t, p.svc.Do("DELETE", "/v1/check", p.tok["aMgr"], nil), 405, "method-not-allowed")
+}

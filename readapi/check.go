@@ -7,12 +7,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/internal/problem"
+	"github.com/portal-access/backend/internal/strictjson"
 	"github.com/portal-access/backend/projections/directory"
 	"github.com/portal-access/backend/projections/visibility"
 )
@@ -311,6 +313,11 @@ func decodeCheck(c *gin.Context) (CheckBody, *problem.Details) {
 	}
 	if dec.More() {
 		p := problem.Invalid("body", "the body holds more than one JSON value")
+		return body, &p
+	}
+	// encoding/json would take "Viewer" for "viewer" and let a repeated key win: refuse both.
+	if err := strictjson.ExactKeys(raw, reflect.TypeOf(body)); err != nil {
+		p := problem.Invalid(err.Field, err.Msg)
 		return body, &p
 	}
 	if body.Checks != nil {

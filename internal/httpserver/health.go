@@ -10,6 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/portal-access/backend/internal/problem"
 )
 
 // Check reports whether one dependency is reachable.
@@ -24,8 +26,16 @@ func New(logger *slog.Logger, checks ...Check) *gin.Engine {
 	r := gin.New()
 	r.Use(requestID(), accessLog(logger), gin.CustomRecovery(func(c *gin.Context, rec any) {
 		logger.Error("panic in handler", "panic", rec, "path", c.FullPath(), "request_id", c.GetString(requestIDKey))
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"type": "about:blank", "title": "Internal Server Error", "status": 500})
+		problem.Write(c, problem.New(http.StatusInternalServerError, "internal", "the request failed; it was logged with its request id"))
 	}))
+	// Every answer is problem+json, also for a path or method no route serves.
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) {
+		problem.Write(c, problem.New(http.StatusNotFound, "not-found", "no such resource"))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		problem.Write(c, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "the resource does not answer "+c.Request.Method))
+	})
 	r.GET("/healthz", Health(checks))
 	return r
 }

@@ -6,6 +6,7 @@ package openapitest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -236,7 +237,7 @@ func (v *Validator) Operation(method, path string) (opID, template string, op ma
 		}
 	}
 	if best < 0 {
-		return "", "", nil, fmt.Errorf("openapitest: the document has no operation %s %s", method, path)
+		return "", "", nil, fmt.Errorf("%w %s %s", ErrNoOperation, method, path)
 	}
 	rt := v.routes[best]
 	id, _ := rt.op["operationId"].(string)
@@ -245,11 +246,27 @@ func (v *Validator) Operation(method, path string) (opID, template string, op ma
 
 func isParam(s string) bool { return strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") }
 
+// ErrNoOperation: the document has no operation for a request's method and path.
+var ErrNoOperation = errors.New("openapitest: the document has no operation")
+
 // ValidateResponse checks that the operation of method and path declares status with the
 // content type, and that body validates against the schema (strictly). An empty body is valid
-// only where the response declares no content.
+// only where the response declares no content. A 404 or 405 to a request no operation
+// describes must be a problem+json refusal.
 func (v *Validator) ValidateResponse(method, path string, status int, contentType string, body []byte) error {
 	id, tmpl, op, err := v.Operation(method, path)
+	if errors.Is(err, ErrNoOperation) && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		// A request no route serves: the document cannot describe it, but the refusal must
+		// still be a problem.
+		var p struct {
+			Status int    `json:"status"`
+			Code   string `json:"code"`
+		}
+		if !strings.HasPrefix(contentType, "application/problem+json") || json.Unmarshal(body, &p) != nil || p.Status != status || p.Code == "" {
+			return fmt.Errorf("openapitest: %s %s answering %d: not a problem+json refusal: %q", method, path, status, truncate(body))
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
