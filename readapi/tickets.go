@@ -15,13 +15,14 @@ import (
 	"github.com/portal-access/backend/projections/visibility"
 )
 
-// Tickets are listed newest first (by the log position each was opened at), merged from the
-// viewer's per-scope indexes: its companies, sites, own requests, and contractor assignments.
-// A page reads O(page + number of scopes) index entries, never the viewer's whole ticket set.
-// A company or site filter reads that one index. Each candidate is judged from the viewer's
-// scope (the reasons come from there), and filters that no index covers (status, type,
-// updated_since) are applied to candidates; a sparse filter therefore answers a short page with
-// a next_cursor once the call has examined maxScan candidates.
+// Tickets are listed newest first (by the log position each was opened at). A page walks the
+// tenant's every-ticket index (or the one index a company or site filter names) while the viewer
+// sees a good share of what it walks, and otherwise merges the viewer's per-scope indexes: its
+// companies, sites, own requests, and contractor assignments; either way it reads O(page +
+// number of scopes) index entries, never the viewer's whole ticket set. Each candidate is judged
+// from the viewer's scope (the reasons come from there), and filters that no index covers
+// (status, type, updated_since) are applied to candidates; a sparse filter therefore answers a
+// short page with a next_cursor once the call has examined maxScan candidates.
 
 // maxScan bounds the candidates one listing call examines.
 const maxScan = 2000
@@ -80,8 +81,16 @@ func (a *API) listTickets(c *gin.Context) {
 	c.Render(http.StatusOK, ticketPageJSON(page))
 }
 
-// ticketPage reads pages of candidates (each one round trip, with the records and the
-// viewer's grounds) until the page is full, the candidates run out, or maxScan is reached.
+// walkShare: a listing walks one index (the tenant's every-ticket index, or the company's or
+// site's a filter names) while at least one in walkShare of the tickets it judges is the
+// viewer's; below that share, the viewer's own indexes are merged instead.
+const walkShare = 8
+
+// ticketPage fills a page by walking an index newest first in Go, judging each ticket from the
+// viewer's table and the ticket's directory record (read anyway, to be shown): one round trip
+// for the table and the first entries, one per batch of records, without a script. A viewer
+// who sees a small share of the tenant's tickets gets the rest of the page from
+// mergedTicketPage.
 func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID, q listQuery, cur ticketCursor) (Page[TicketView], error) {
 	vis, dir := visibility.NewReader(a.rdb, cl.keys), directory.NewReader(a.rdb, cl.keys)
 	var filter visibility.Index
@@ -91,15 +100,94 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 	case q.Company != "":
 		filter = vis.CompanyTickets(cl.tenant, q.Company)
 	}
-	prefix := dir.TicketKeyPrefix(cl.tenant)
+	idx := filter
+	if idx == "" {
+		idx = vis.AllTickets(cl.tenant)
+	}
 	out := Page[TicketView]{Items: make([]TicketView, 0, q.Limit)}
-	scanned, more := 0, true
+	w := vis.NewWalk(idx, cur.score, cur.id)
+	step := q.Limit + 1
+	scope, entries, err := w.Start(ctx, cl.tenant, viewer, step)
+	if err != nil {
+		return out, err
+	}
+	ids := make([]domain.TicketID, 0, step)
+	judged, visible, scanned := 0, 0, 0
+	for {
+		ids = ids[:0]
+		for _, e := range entries {
+			ids = append(ids, e.ID)
+		}
+		tickets, err := dir.TicketsByID(ctx, cl.tenant, ids)
+		if err != nil {
+			return out, err
+		}
+		next := 0 // tickets keep the order of ids, less the unknown ones
+		for i, e := range entries {
+			cur = ticketCursor{score: e.Score, id: string(e.ID)}
+			scanned++
+			if next == len(tickets) || tickets[next].ID != e.ID {
+				continue
+			}
+			t := &tickets[next]
+			next++
+			judged++
+			rs := scope.TicketReasons(domain.TicketView{Company: t.Company, Site: t.Site, Reporter: t.Reporter, Contractor: t.Contractor, Technician: t.Technician})
+			if len(rs) == 0 {
+				continue
+			}
+			visible++
+			if !q.shows(t) {
+				continue
+			}
+			out.Items = append(out.Items, TicketView{Ticket: *t, Reasons: rs})
+			if len(out.Items) == q.Limit {
+				if i < len(entries)-1 || !w.Done() {
+					out.NextCursor = encodeCursor(cur.String())
+				}
+				return out, nil
+			}
+		}
+		if w.Done() {
+			return out, nil
+		}
+		if scanned >= maxScan {
+			out.NextCursor = encodeCursor(cur.String())
+			return out, nil
+		}
+		if filter == "" && !scope.Unrestricted && visible*walkShare < judged {
+			return a.mergedTicketPage(ctx, cl, viewer, q, cur, out, scanned)
+		}
+		// Enough entries for what the page still needs at the share seen so far, within bounds.
+		need := q.Limit - len(out.Items)
+		step = min(max(need*(judged+1)/(visible+1)+need/4, 16), 1024, maxScan-scanned)
+		if entries, err = w.Next(ctx, step); err != nil {
+			return out, err
+		}
+	}
+}
+
+// shows applies the filters no index answers (and the company filter, also when the walk is
+// over a site's index).
+func (q listQuery) shows(t *directory.Ticket) bool {
+	return q.wants(t.Company) && (q.Site == "" || t.Site == q.Site) && (q.Status == "" || string(t.Status) == q.Status) &&
+		(q.Type == "" || t.Type == q.Type) && (q.UpdatedSince.IsZero() || !t.UpdatedAt.Before(q.UpdatedSince))
+}
+
+// mergedTicketPage goes on filling out after cur by merging the viewer's scope indexes (its
+// companies, sites, own requests and contractor assignments), in a script that picks each batch
+// of candidates with the viewer's grounds: O(page + number of scopes) index entries, however
+// small the viewer's share of the tenant.
+func (a *API) mergedTicketPage(ctx context.Context, cl caller, viewer domain.PersonID, q listQuery, cur ticketCursor, out Page[TicketView], scanned int) (Page[TicketView], error) {
+	vis, dir := visibility.NewReader(a.rdb, cl.keys), directory.NewReader(a.rdb, cl.keys)
+	prefix := dir.TicketKeyPrefix(cl.tenant)
+	more := true
 	for len(out.Items) < q.Limit && more {
 		if scanned >= maxScan {
 			out.NextCursor = encodeCursor(cur.String())
 			return out, nil
 		}
-		cands, m, err := vis.TicketPage(ctx, cl.tenant, viewer, filter, prefix, cur.score, cur.id, q.Limit-len(out.Items)+1)
+		cands, m, err := vis.TicketPage(ctx, cl.tenant, viewer, "", prefix, cur.score, cur.id, q.Limit-len(out.Items)+1)
 		if err != nil {
 			return out, err
 		}
@@ -125,11 +213,7 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 		for i, cd := range cands {
 			cur = ticketCursor{score: cd.Score, id: string(cd.ID)}
 			t := byID[cd.ID]
-			if t == nil || len(cd.Reasons) == 0 {
-				continue
-			}
-			if !q.wants(t.Company) || q.Site != "" && t.Site != q.Site || q.Status != "" && string(t.Status) != q.Status ||
-				q.Type != "" && t.Type != q.Type || !q.UpdatedSince.IsZero() && t.UpdatedAt.Before(q.UpdatedSince) {
+			if t == nil || len(cd.Reasons) == 0 || !q.shows(t) {
 				continue
 			}
 			out.Items = append(out.Items, TicketView{Ticket: *t, Reasons: cd.Reasons})

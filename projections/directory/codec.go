@@ -248,22 +248,48 @@ func (p *Person) clone() *Person {
 // --- tickets and documents
 
 func ticketFrom(m map[string]string) (Ticket, error) {
-	t := Ticket{ID: domain.TicketID(m["id"]), Company: domain.CompanyID(m["company"]), Site: domain.SiteID(m["site"]),
-		Type: m["type"], Status: domain.TicketStatus(m["status"]), Title: m["title"], Description: m["description"],
-		Reporter: domain.PersonID(m["reporter"]), ResponsibleGroup: domain.GroupID(m["responsible_group"]),
-		ResponsibleUser: domain.PersonID(m["responsible_user"]), Contractor: domain.CompanyID(m["contractor"]),
-		Technician: domain.PersonID(m["technician"])}
+	var v [len(ticketFields)]string
+	for i, f := range ticketFields {
+		v[i] = m[f]
+	}
+	return ticketOf(&v)
+}
+
+// ticketFields are the fields of a ticket's hash, in the order ticketOf reads them; HMGET of
+// these fields reads a ticket without building a map.
+var ticketFields = [...]string{"id", "company", "site", "type", "status", "title", "description", "reporter",
+	"responsible_group", "responsible_user", "contractor", "technician", "opened_at", "updated_at", "comments", "documents"}
+
+// ticketFromValues decodes an HMGET of ticketFields; ok is false when the ticket is unknown.
+func ticketFromValues(vals []any) (t Ticket, ok bool, err error) {
+	if len(vals) != len(ticketFields) || vals[0] == nil {
+		return t, false, nil
+	}
+	var v [len(ticketFields)]string
+	for i, x := range vals {
+		v[i], _ = x.(string)
+	}
+	t, err = ticketOf(&v)
+	return t, err == nil, err
+}
+
+func ticketOf(v *[len(ticketFields)]string) (Ticket, error) {
+	t := Ticket{ID: domain.TicketID(v[0]), Company: domain.CompanyID(v[1]), Site: domain.SiteID(v[2]),
+		Type: v[3], Status: domain.TicketStatus(v[4]), Title: v[5], Description: v[6],
+		Reporter: domain.PersonID(v[7]), ResponsibleGroup: domain.GroupID(v[8]),
+		ResponsibleUser: domain.PersonID(v[9]), Contractor: domain.CompanyID(v[10]),
+		Technician: domain.PersonID(v[11])}
 	var err error
-	if t.OpenedAt, err = parseTime(m["opened_at"]); err != nil {
+	if t.OpenedAt, err = parseTime(v[12]); err != nil {
 		return t, fmt.Errorf("directory: ticket %s: opened_at: %w", t.ID, err)
 	}
-	if t.UpdatedAt, err = parseTime(m["updated_at"]); err != nil {
+	if t.UpdatedAt, err = parseTime(v[13]); err != nil {
 		return t, fmt.Errorf("directory: ticket %s: updated_at: %w", t.ID, err)
 	}
-	if t.Comments, err = atoi(m["comments"]); err != nil {
+	if t.Comments, err = atoi(v[14]); err != nil {
 		return t, fmt.Errorf("directory: ticket %s: comments: %w", t.ID, err)
 	}
-	if t.Documents, err = atoi(m["documents"]); err != nil {
+	if t.Documents, err = atoi(v[15]); err != nil {
 		return t, fmt.Errorf("directory: ticket %s: documents: %w", t.ID, err)
 	}
 	return t, nil

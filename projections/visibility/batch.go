@@ -384,3 +384,99 @@ func (r *Reader) TicketPage(ctx context.Context, t domain.TenantID, viewer domai
 	}
 	return out, more, nil
 }
+
+// IndexEntry is a ticket of an index with its place in listings (the log position it was
+// opened at).
+type IndexEntry struct {
+	ID    domain.TicketID
+	Score float64
+}
+
+// Walk is a cursor over one ticket index, newest first, for a listing that judges each ticket
+// itself (the read API does, from the directory records it shows anyway): one round trip per
+// step, and the first step also reads the viewer's ticket table.
+type Walk struct {
+	r       *Reader
+	idx     Index
+	score   float64 // the cursor: the last entry handed out, exclusive; +Inf at the start
+	id      string
+	done    bool
+	pending func() ([]IndexEntry, error)
+}
+
+// NewWalk starts a walk over idx after the cursor (afterScore, afterID; +Inf and "" for the
+// start).
+func (r *Reader) NewWalk(idx Index, afterScore float64, afterID string) *Walk {
+	return &Walk{r: r, idx: idx, score: afterScore, id: afterID}
+}
+
+// Done reports whether the index has no entries after the ones handed out.
+func (w *Walk) Done() bool { return w.done }
+
+// queue queues the reads of the next count entries: those tied with the cursor's score and
+// before it (by id, descending, as ZRANGE … REV orders ties), then the older ones.
+func (w *Walk) queue(ctx context.Context, p redis.Pipeliner, count int) {
+	var ties *redis.ZSliceCmd
+	older := "+inf"
+	if !math.IsInf(w.score, 1) {
+		cs := strconv.FormatFloat(w.score, 'f', -1, 64)
+		ties = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: string(w.idx), Start: cs, Stop: cs, ByScore: true, Rev: true})
+		older = "(" + cs
+	}
+	// With REV, go-redis passes Start and Stop as they are: the maximum first.
+	rest := p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: string(w.idx), Start: older, Stop: "-inf", ByScore: true, Rev: true, Count: int64(count)})
+	afterID := w.id
+	w.pending = func() ([]IndexEntry, error) {
+		out := make([]IndexEntry, 0, count)
+		if ties != nil {
+			for _, z := range ties.Val() {
+				if id, _ := z.Member.(string); id < afterID {
+					out = append(out, IndexEntry{ID: domain.TicketID(id), Score: z.Score})
+				}
+			}
+		}
+		older := rest.Val()
+		for _, z := range older {
+			id, _ := z.Member.(string)
+			out = append(out, IndexEntry{ID: domain.TicketID(id), Score: z.Score})
+		}
+		w.done = len(older) < count
+		if len(out) > count {
+			out, w.done = out[:count], false
+		}
+		if n := len(out); n > 0 {
+			w.score, w.id = out[n-1].Score, string(out[n-1].ID)
+		}
+		return out, nil
+	}
+}
+
+// Start reads, in one round trip, the viewer's ticket table (ErrNoTable when it has none) and
+// the walk's first count entries.
+func (w *Walk) Start(ctx context.Context, t domain.TenantID, viewer domain.PersonID, count int) (domain.Scope, []IndexEntry, error) {
+	pipe := w.r.rdb.Pipeline()
+	scope := w.r.queueTicketScope(ctx, pipe, t, viewer)
+	w.queue(ctx, pipe, count)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return domain.Scope{}, nil, err
+	}
+	s, err := scope()
+	if err != nil {
+		return s, nil, err
+	}
+	entries, err := w.pending()
+	return s, entries, err
+}
+
+// Next reads the next count entries.
+func (w *Walk) Next(ctx context.Context, count int) ([]IndexEntry, error) {
+	if w.done {
+		return nil, nil
+	}
+	pipe := w.r.rdb.Pipeline()
+	w.queue(ctx, pipe, count)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return w.pending()
+}

@@ -142,12 +142,23 @@ func (r *Reader) TicketIDs(ctx context.Context, t domain.TenantID, viewer domain
 // TicketScope loads the viewer's whole ticket table (its companies, sites, contractors and
 // flag): O(size of the viewer's scope). Audits and tests evaluate many tickets against it.
 func (r *Reader) TicketScope(ctx context.Context, t domain.TenantID, viewer domain.PersonID) (domain.Scope, error) {
-	v := r.keys.Tenant(t) + "vis:v:" + string(viewer)
 	pipe := r.rdb.Pipeline()
-	meta, tc, ts, cx := pipe.HGetAll(ctx, v), pipe.HGetAll(ctx, v+":tc"), pipe.HGetAll(ctx, v+":ts"), pipe.SMembers(ctx, v+":cx")
+	read := r.queueTicketScope(ctx, pipe, t, viewer)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return domain.Scope{}, err
 	}
+	return read()
+}
+
+// queueTicketScope queues the reads of the viewer's ticket table on pipe; the function it
+// returns decodes them once the pipeline has run.
+func (r *Reader) queueTicketScope(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, viewer domain.PersonID) func() (domain.Scope, error) {
+	v := r.keys.Tenant(t) + "vis:v:" + string(viewer)
+	meta, tc, ts, cx := pipe.HGetAll(ctx, v), pipe.HGetAll(ctx, v+":tc"), pipe.HGetAll(ctx, v+":ts"), pipe.SMembers(ctx, v+":cx")
+	return func() (domain.Scope, error) { return scopeOf(viewer, meta, tc, ts, cx) }
+}
+
+func scopeOf(viewer domain.PersonID, meta, tc, ts *redis.MapStringStringCmd, cx *redis.StringSliceCmd) (domain.Scope, error) {
 	if len(meta.Val()) == 0 {
 		return domain.Scope{Person: viewer}, ErrNoTable
 	}
