@@ -142,19 +142,32 @@ func (e *ConflictError) Error() string {
 // Is makes errors.Is(err, ErrConflict) hold.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// Client talks to one EventStoreDB deployment.
+// Client talks to one EventStoreDB deployment. It is safe for concurrent use, and it outlives
+// the event store going away: calls fail with ErrUnavailable (never hang, whatever their
+// context) until it is back, then succeed again (conn.go tells how).
 type Client struct {
 	cfg    *esdb.Configuration
 	logger *slog.Logger
+	// base ends when the client is closed, and with it every call in flight.
+	base context.Context
+	stop context.CancelFunc
 
 	mu     sync.Mutex
-	client *esdb.Client
+	cur    *conn // the official client new calls use; nil until the next call makes one
+	closed bool
+	// onConn, if set (by tests), learns of each official client made, under mu.
+	onConn func(*conn)
 }
+
+var errClientClosed = fmt.Errorf("%w: client closed", ErrUnavailable)
 
 // Connect parses an esdb:// connection string. It does not dial: the first call does.
 func Connect(connectionString string, logger *slog.Logger) (*Client, error) {
 	cfg, err := esdb.ParseConnectionString(connectionString)
 	if err != nil {
+		return nil, fmt.Errorf("eventstore: bad connection string: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("eventstore: bad connection string: %w", err)
 	}
 	if logger == nil {
@@ -165,57 +178,38 @@ func Connect(connectionString string, logger *slog.Logger) (*Client, error) {
 			logger.Debug("esdb client", "level", string(level), "msg", fmt.Sprintf(format, args...))
 		}
 	}
-	c := &Client{cfg: cfg, logger: logger}
-	if _, err := c.esdb(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	base, stop := context.WithCancel(context.Background())
+	return &Client{cfg: cfg, logger: logger, base: base, stop: stop}, nil
 }
 
-// esdb returns the current official client, making a new one when the last one was closed
-// (the official client closes itself for good when discovery fails).
-func (c *Client) esdb() (*esdb.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.client == nil {
-		cl, err := esdb.NewClient(c.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("eventstore: %w", err)
-		}
-		c.client = cl
-	}
-	return c.client, nil
-}
-
-// reset drops a client that reported itself closed, so the next call builds a new one.
-func (c *Client) reset(old *esdb.Client) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.client == old && old != nil {
-		_ = old.Close()
-		c.client = nil
-	}
-}
-
-// Close releases the connection.
+// Close ends the calls in flight and releases the connection; later calls fail with
+// ErrUnavailable.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.client != nil {
-		err := c.client.Close()
-		c.client = nil
-		return err
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cn := c.cur
+	c.mu.Unlock()
+	c.stop()
+	if cn != nil {
+		c.retire(cn)
 	}
 	return nil
 }
 
 // translate maps the official client's errors onto the package's typed errors.
-func (c *Client) translate(cl *esdb.Client, op string, err error) error {
+func translate(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("eventstore: %s: %w", op, err)
+	}
+	if diagnose(err) != healthy {
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 	}
 	// The official client wraps its *esdb.Error in places: look through the chain. A read
 	// stream's Recv hands over gRPC's own status error instead.
@@ -231,21 +225,23 @@ func (c *Client) translate(cl *esdb.Client, op string, err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrStreamNotFound, op, err)
 	case esdb.ErrorCodeStreamDeleted:
 		return fmt.Errorf("%w: %s: %v", ErrStreamDeleted, op, err)
-	case esdb.ErrorCodeConnectionClosed:
-		c.reset(cl)
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
-	case esdb.ErrorUnavailable, esdb.ErrorCodeDeadlineExceeded:
+	case esdb.ErrorCodeDeadlineExceeded:
 		return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 	}
 	return fmt.Errorf("eventstore: %s: %w", op, err)
 }
 
+// fail is the error of a call of cn, made with octx (from opContext), that returned err (ok)
+// or was given up (!ok).
+func (c *Client) fail(ctx, octx context.Context, cn *conn, op string, ok bool, err error) error {
+	if !ok || octx.Err() != nil {
+		return c.interrupted(ctx, cn, op)
+	}
+	return translate(op, err)
+}
+
 // Append writes events to stream if expected holds, durably, and says where they landed.
 func (c *Client) Append(ctx context.Context, stream string, expected Expected, events ...EventData) (AppendResult, error) {
-	cl, err := c.esdb()
-	if err != nil {
-		return AppendResult{}, err
-	}
 	data := make([]esdb.EventData, len(events))
 	for i, e := range events {
 		if e.ID == uuid.Nil {
@@ -254,13 +250,28 @@ func (c *Client) Append(ctx context.Context, stream string, expected Expected, e
 		data[i] = esdb.EventData{EventID: e.ID, EventType: e.Type, ContentType: esdb.ContentTypeJson,
 			Data: e.Data, Metadata: e.Metadata}
 	}
-	res, err := cl.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expected.toESDB()}, data...)
+	cn, err := c.acquire(ctx)
 	if err != nil {
+		return AppendResult{}, err
+	}
+	defer c.release(cn)
+	return c.appendOn(ctx, cn, stream, expected, data)
+}
+
+// appendOn appends with cn, which the caller holds.
+func (c *Client) appendOn(ctx context.Context, cn *conn, stream string, expected Expected, data []esdb.EventData) (AppendResult, error) {
+	op := "append to " + stream
+	octx, cancel := c.opContext(ctx, cn)
+	defer cancel()
+	res, ok, err := call(c, octx, cn, func() (*esdb.WriteResult, error) {
+		return cn.cl.AppendToStream(octx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expected.toESDB()}, data...)
+	})
+	if !ok || err != nil {
 		var e *esdb.Error
-		if errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
+		if ok && errors.As(err, &e) && e.Code() == esdb.ErrorCodeWrongExpectedVersion {
 			return AppendResult{}, &ConflictError{Stream: stream, Expected: expected, Detail: e.Err().Error()}
 		}
-		return AppendResult{}, c.translate(cl, "append to "+stream, err)
+		return AppendResult{}, c.fail(ctx, octx, cn, op, ok, err)
 	}
 	return AppendResult{
 		NextRevision: res.NextExpectedVersion,
@@ -271,33 +282,21 @@ func (c *Client) Append(ctx context.Context, stream string, expected Expected, e
 // ReadStream calls fn with the events of stream from revision from (inclusive) onwards, up to
 // max of them. A stream that does not exist yields ErrStreamNotFound.
 func (c *Client) ReadStream(ctx context.Context, stream string, from, max uint64, fn func(RecordedEvent) error) error {
-	cl, err := c.esdb()
-	if err != nil {
-		return err
-	}
-	rs, err := cl.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from), Direction: esdb.Forwards}, max)
-	if err != nil {
-		return c.translate(cl, "read "+stream, err)
-	}
-	return c.drain(cl, "read "+stream, rs, fn)
+	return c.read(ctx, "read "+stream, func(octx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
+		return cl.ReadStream(octx, stream, esdb.ReadStreamOptions{From: esdb.Revision(from), Direction: esdb.Forwards}, max)
+	}, fn)
 }
 
 // ReadAll calls fn with up to max events of the global log from position from (inclusive; the
 // zero position is the start). System events ($-prefixed types) are included.
 func (c *Client) ReadAll(ctx context.Context, from Position, max uint64, fn func(RecordedEvent) error) error {
-	cl, err := c.esdb()
-	if err != nil {
-		return err
-	}
 	var start esdb.AllPosition = esdb.Start{}
 	if !from.IsZero() {
 		start = esdb.Position{Commit: from.Commit, Prepare: from.Prepare}
 	}
-	rs, err := cl.ReadAll(ctx, esdb.ReadAllOptions{From: start, Direction: esdb.Forwards}, max)
-	if err != nil {
-		return c.translate(cl, "read $all", err)
-	}
-	return c.drain(cl, "read $all", rs, fn)
+	return c.read(ctx, "read $all", func(octx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
+		return cl.ReadAll(octx, esdb.ReadAllOptions{From: start, Direction: esdb.Forwards}, max)
+	}, fn)
 }
 
 // lastPositionScan bounds how many system events LastPosition skips.
@@ -308,19 +307,13 @@ var errFound = errors.New("found")
 // LastPosition is the position of the newest event of the log that is not a system event (zero
 // when there is none): the head the projections must reach.
 func (c *Client) LastPosition(ctx context.Context) (Position, error) {
-	cl, err := c.esdb()
-	if err != nil {
-		return Position{}, err
-	}
 	// The last event the service wrote: system events (a real EventStoreDB appends statistics and
 	// metadata to $-streams) are skipped, since subscriptions filter them out and a projection
 	// would never reach them. At most lastPositionScan events are looked at.
-	rs, err := cl.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, lastPositionScan)
-	if err != nil {
-		return Position{}, c.translate(cl, "read $all backwards", err)
-	}
 	var last Position
-	err = c.drain(cl, "read $all backwards", rs, func(e RecordedEvent) error {
+	err := c.read(ctx, "read $all backwards", func(octx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
+		return cl.ReadAll(octx, esdb.ReadAllOptions{From: esdb.End{}, Direction: esdb.Backwards}, lastPositionScan)
+	}, func(e RecordedEvent) error {
 		if strings.HasPrefix(e.Type, "$") || strings.HasPrefix(e.Stream, "$") {
 			return nil
 		}
@@ -333,17 +326,66 @@ func (c *Client) LastPosition(ctx context.Context) (Position, error) {
 	return last, err
 }
 
-func (c *Client) drain(cl *esdb.Client, op string, rs *esdb.ReadStream, fn func(RecordedEvent) error) error {
+// read opens a read with open and calls fn with its events, on the caller's goroutine; a
+// goroutine of the read's own receives them from the official client (whose Recv reaches a
+// hand-off when it fails: conn.go), and the caller stops waiting for it when ctx ends or the
+// connection gives up.
+func (c *Client) read(ctx context.Context, op string, open func(context.Context, *esdb.Client) (*esdb.ReadStream, error), fn func(RecordedEvent) error) error {
+	cn, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.release(cn)
+	octx, cancel := c.opContext(ctx, cn)
+	defer cancel()
+	rs, ok, err := call(c, octx, cn, func() (*esdb.ReadStream, error) { return open(octx, cn.cl) })
+	if !ok || err != nil {
+		return c.fail(ctx, octx, cn, op, ok, err)
+	}
 	defer rs.Close()
+
+	type item struct {
+		ev  *esdb.ResolvedEvent
+		err error
+	}
+	items := make(chan item, 16)
+	stop := make(chan struct{})
+	defer close(stop) // before rs.Close and cancel, which end a Recv in progress
+	c.hold(cn)
+	go func() {
+		defer c.release(cn)
+		for {
+			ev, err := rs.Recv()
+			if err != nil && !errors.Is(err, io.EOF) {
+				c.observe(cn, err)
+			}
+			select {
+			case items <- item{ev, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		ev, err := rs.Recv()
-		if errors.Is(err, io.EOF) {
+		var it item
+		select {
+		case it = <-items:
+		case <-octx.Done():
+			return c.interrupted(ctx, cn, op)
+		}
+		if errors.Is(it.err, io.EOF) {
 			return nil
 		}
-		if err != nil {
-			return c.translate(cl, op, err)
+		if it.err != nil {
+			if octx.Err() != nil {
+				return c.interrupted(ctx, cn, op)
+			}
+			return translate(op, it.err)
 		}
-		if err := fn(fromResolved(ev)); err != nil {
+		if err := fn(fromResolved(it.ev)); err != nil {
 			return err
 		}
 	}

@@ -30,7 +30,7 @@ type SubscribeOptions struct {
 // SubscribeAll delivers events of $all after opts.After to handle, in log order, catching up on
 // history and then following live writes. When the connection drops it resubscribes from the
 // last position it delivered, so handle sees each event once per call. It returns when ctx ends
-// (with ctx's error) or when handle fails (with that error).
+// (with ctx's error), when handle fails (with that error) or when the client is closed.
 func (c *Client) SubscribeAll(ctx context.Context, opts SubscribeOptions, handle func(context.Context, RecordedEvent) error) error {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second
@@ -41,6 +41,9 @@ func (c *Client) SubscribeAll(ctx context.Context, opts SubscribeOptions, handle
 		delivered, err := c.subscribeOnce(ctx, opts, &last, handle)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if c.base.Err() != nil {
+			return errClientClosed
 		}
 		var herr *handlerError
 		if errors.As(err, &herr) {
@@ -69,10 +72,12 @@ func (h *handlerError) Error() string { return h.err.Error() }
 // subscribeOnce runs one subscription until it drops; last advances with every delivered
 // event and checkpoint.
 func (c *Client) subscribeOnce(ctx context.Context, opts SubscribeOptions, last *Position, handle func(context.Context, RecordedEvent) error) (bool, error) {
-	cl, err := c.esdb()
+	const op = "subscribe to $all"
+	cn, err := c.acquire(ctx)
 	if err != nil {
 		return false, err
 	}
+	defer c.release(cn)
 	var from esdb.AllPosition = esdb.Start{}
 	if !last.IsZero() {
 		from = esdb.Position{Commit: last.Commit, Prepare: last.Prepare}
@@ -81,9 +86,13 @@ func (c *Client) subscribeOnce(ctx context.Context, opts SubscribeOptions, last 
 	if !opts.IncludeSystemEvents {
 		so.Filter = esdb.ExcludeSystemEventsFilter()
 	}
-	sub, err := cl.SubscribeToAll(ctx, so)
-	if err != nil {
-		return false, c.translate(cl, "subscribe to $all", err)
+	// The subscription's stream ends with octx: when ctx ends, the client is closed, or the
+	// connection gives up. Its Recv takes no hand-off of the official client (conn.go).
+	octx, cancel := c.opContext(ctx, cn)
+	defer cancel()
+	sub, ok, err := call(c, octx, cn, func() (*esdb.Subscription, error) { return cn.cl.SubscribeToAll(octx, so) })
+	if !ok || err != nil {
+		return false, c.fail(ctx, octx, cn, op, ok, err)
 	}
 	defer sub.Close()
 	delivered := false
@@ -113,7 +122,12 @@ func (c *Client) subscribeOnce(ctx context.Context, opts SubscribeOptions, last 
 				opts.OnCaughtUp()
 			}
 		case ev.SubscriptionDropped != nil:
-			return delivered, c.translate(cl, "subscription to $all", fmt.Errorf("dropped: %w", ev.SubscriptionDropped.Error))
+			err := fmt.Errorf("dropped: %w", ev.SubscriptionDropped.Error)
+			if octx.Err() != nil {
+				return delivered, c.interrupted(ctx, cn, op)
+			}
+			c.observe(cn, ev.SubscriptionDropped.Error)
+			return delivered, translate("subscription to $all", err)
 		}
 	}
 }

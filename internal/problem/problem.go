@@ -45,6 +45,9 @@ func Write(c *gin.Context, p Details) {
 	if p.Status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="portal-access"`)
 	}
+	if p.Status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", "1") // every 503 is temporary: say when to try again
+	}
 	c.Header("Content-Type", ContentType)
 	c.AbortWithStatusJSON(p.Status, p)
 }
