@@ -20,6 +20,7 @@ Usage:
   portald token [flags]            mint a development token (development authentication only)
   portald rebuild [flags]          drop and rebuild every read model in Redis from the event log
   portald bench [flags]            start the system in-process on a real Redis, measure it and print one report
+  portald eventstore [flags]       run the embedded event store alone (EventStoreDB gRPC protocol), for serve --eventstore
   portald help                     show this help
 
 Run 'portald <command> -h' for the flags of a command.
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return rebuild(args[1:], stdout, stderr)
 	case "bench":
 		return bench(args[1:], stdout, stderr)
+	case "eventstore":
+		return runEventStore(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

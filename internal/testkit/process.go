@@ -66,7 +66,32 @@ type Portald struct {
 	HTTPAddr   string
 	ESDBListen string
 	Output     *bytes.Buffer
+	out        *syncBuffer
 	exited     chan struct{}
+}
+
+// WaitForOutput waits until the process has printed s, and fails the test after timeout or if
+// the process exits first.
+func (p *Portald) WaitForOutput(t testing.TB, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		p.out.mu.Lock()
+		found := bytes.Contains(p.Output.Bytes(), []byte(s))
+		p.out.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("portald exited before printing %q", s)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("portald did not print %q within %v", s, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // syncBuffer guards the process output shared with the test.
@@ -89,6 +114,7 @@ func StartPortald(t testing.TB, bin, dataDir string, extra ...string) *Portald {
 	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", p.HTTPAddr, "--esdb-listen", p.ESDBListen}, extra...)
 	p.Cmd = exec.Command(bin, args...)
 	out := &syncBuffer{b: p.Output}
+	p.out = out
 	p.Cmd.Stdout, p.Cmd.Stderr = out, out
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start portald: %v", err)
