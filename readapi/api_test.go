@@ -3,6 +3,7 @@ package readapi_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/portal-access/backend/internal/app"
 	"github.com/portal-access/backend/internal/auth"
 	"github.com/portal-access/backend/internal/testkit"
+	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/directory"
 	"github.com/portal-access/backend/readapi"
 )
 
@@ -469,4 +472,72 @@ func TestUnroutedRequestsAnswerProblemJSON(t *testing.T) {
 	expect(t, p.svc.Do("GET", "/v1/no-such-thing", p.tok["aMgr"], nil), 404, "not-found")
 	expect(t, p.svc.Do("GET", "/v1/no-such-thing", "", nil), 404, "not-found")
 	expect(t, p.svc.Do("DELETE", "/v1/check", p.tok["aMgr"], nil), 405, "method-not-allowed")
+}
+
+// TestTicketCardsNeverOutliveTheRecord: a listing stores a card of each ticket it shows (see
+// cards.go); every change of a ticket — status, assignment, contractor, comment, document —
+// shows in the next listing at its position, never the card of before; and a card rendered from
+// a version the record has left is not stored.
+func TestTicketCardsNeverOutliveTheRecord(t *testing.T) {
+	p := newPortal(t)
+	adm, mgr := p.tok["root"], p.tok["aMgr"]
+	ticketIn := func(r testkit.Response) map[string]any {
+		t.Helper()
+		if r.Status != 200 {
+			t.Fatalf("listing: %s", r)
+		}
+		for _, it := range r.Body["items"].([]any) {
+			if m := it.(map[string]any); m["id"] == p.t1 {
+				return m
+			}
+		}
+		t.Fatalf("%s not listed: %s", p.t1, r)
+		return nil
+	}
+	list := func() map[string]any {
+		return ticketIn(p.svc.Read("GET", "/v1/me/tickets", mgr, nil, p.last))
+	}
+	if got := list(); got["status"] != "open" || got["comments"] != 0.0 {
+		t.Fatalf("before: %v", got)
+	}
+	gen, err := projections.ActiveGeneration(context.Background(), p.svc.Redis, p.svc.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := projections.Keys{Prefix: p.svc.Prefix, Gen: gen}
+	dir := directory.NewReader(p.svc.Redis, keys)
+	if cards, err := dir.TicketCards(context.Background(), p.tn.ID, []domain.TicketID{domain.TicketID(p.t1)}); err != nil || cards[0] == "" {
+		t.Fatalf("no card after a listing: %q %v", cards, err)
+	}
+	stale, err := dir.TicketsWithVersions(context.Background(), p.tn.ID, []domain.TicketID{domain.TicketID(p.t1)})
+	if err != nil || len(stale) != 1 || stale[0].Version == "" {
+		t.Fatalf("record: %+v %v", stale, err)
+	}
+
+	p.do(200, "PUT", "/v1/tickets/"+p.t1+"/status", adm, map[string]any{"status": "in_progress"})
+	if got := list(); got["status"] != "in_progress" {
+		t.Fatalf("after the status change: %v", got)
+	}
+	p.do(200, "PUT", "/v1/tickets/"+p.t1+"/assignee", adm, map[string]any{"group": p.group})
+	if got := list(); got["responsible_group"] != p.group {
+		t.Fatalf("after the assignment: %v", got)
+	}
+	p.do(201, "POST", "/v1/tickets/"+p.t1+"/comments", mgr, map[string]any{"body": "on it"})
+	if got := list(); got["comments"] != 1.0 {
+		t.Fatalf("after a comment: %v", got)
+	}
+	p.do(201, "POST", "/v1/tickets/"+p.t1+"/documents", mgr, map[string]any{"name": "photo.jpg", "content_type": "image/jpeg", "size_bytes": 1024})
+	if got := list(); got["documents"] != 1.0 {
+		t.Fatalf("after a document: %v", got)
+	}
+
+	// A reader that rendered the first version too late to store it stores nothing.
+	p.svc.Redis.Del(context.Background(), keys.Tenant(p.tn.ID)+"dir:cache:tcard:"+p.t1)
+	n, err := dir.FillTicketCards(context.Background(), p.tn.ID, stale, []string{"stale card"}, time.Minute)
+	if err != nil || n != 0 {
+		t.Fatalf("a card of a version the record has left was stored: %d %v", n, err)
+	}
+	if got := list(); got["status"] != "in_progress" || got["documents"] != 1.0 {
+		t.Fatalf("after a stale fill: %v", got)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/portal-access/backend/projections/directory"
 )
 
 // ticketPageJSON renders a page of tickets exactly as encoding/json would (field order,
@@ -42,7 +44,32 @@ func (p ticketPageJSON) appendJSON(b []byte) []byte {
 }
 
 func appendTicketView(b []byte, v *TicketView) []byte {
-	t := &v.Ticket
+	if v.rendered != "" {
+		b = append(b, v.rendered...)
+	} else {
+		b = appendTicketFields(b, &v.Ticket)
+	}
+	b = append(b, `,"reasons":`...)
+	if v.Reasons == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, r := range v.Reasons {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"rule":`...)
+			b = appendString(b, r.Rule)
+			b = appendOpt(b, `,"level":`, string(r.Level))
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendTicketFields renders a ticket as encoding/json would, without the closing brace.
+func appendTicketFields(b []byte, t *directory.Ticket) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, string(t.ID))
 	b = append(b, `,"company":`...)
@@ -67,24 +94,7 @@ func appendTicketView(b []byte, v *TicketView) []byte {
 	b = append(b, `,"comments":`...)
 	b = strconv.AppendInt(b, t.Comments, 10)
 	b = append(b, `,"documents":`...)
-	b = strconv.AppendInt(b, t.Documents, 10)
-	b = append(b, `,"reasons":`...)
-	if v.Reasons == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, r := range v.Reasons {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"rule":`...)
-			b = appendString(b, r.Rule)
-			b = appendOpt(b, `,"level":`, string(r.Level))
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
+	return strconv.AppendInt(b, t.Documents, 10)
 }
 
 func appendOpt(b []byte, key, v string) []byte {

@@ -48,5 +48,18 @@ func TestTicketPageRendersAsEncodingJSON(t *testing.T) {
 		if got := ticketPageJSON(p).appendJSON(nil); string(got) != string(want) {
 			t.Fatalf("rendered\n%s\nencoding/json\n%s", got, want)
 		}
+		// The same page from cards: rendered, stored, parsed back, sent as is.
+		fromCards := Page[TicketView]{Items: make([]TicketView, len(p.Items)), NextCursor: p.NextCursor}
+		for i, v := range p.Items {
+			c, ok := parseCard(renderCard(&v.Ticket))
+			if !ok || c.ticket.ID != v.ID || c.view() != (domain.TicketView{Company: v.Company, Site: v.Site, Reporter: v.Reporter,
+				Contractor: v.Contractor, Technician: v.Technician}) || c.ticket.Status != v.Status || c.ticket.Type != v.Type || !c.ticket.UpdatedAt.Equal(v.UpdatedAt) {
+				t.Fatalf("card of %+v read back as %+v (%v)", v.Ticket, c.ticket, ok)
+			}
+			fromCards.Items[i] = TicketView{Ticket: c.ticket, Reasons: v.Reasons, rendered: c.json}
+		}
+		if got := ticketPageJSON(fromCards).appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("rendered from cards\n%s\nencoding/json\n%s", got, want)
+		}
 	}
 }

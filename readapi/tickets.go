@@ -118,29 +118,27 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 		for _, e := range entries {
 			ids = append(ids, e.ID)
 		}
-		tickets, err := dir.TicketsByID(ctx, cl.tenant, ids)
+		cards, known, err := a.cardsOf(ctx, dir, cl.tenant, ids)
 		if err != nil {
 			return out, err
 		}
-		next := 0 // tickets keep the order of ids, less the unknown ones
 		for i, e := range entries {
 			cur = ticketCursor{score: e.Score, id: string(e.ID)}
 			scanned++
-			if next == len(tickets) || tickets[next].ID != e.ID {
+			if !known[i] {
 				continue
 			}
-			t := &tickets[next]
-			next++
+			c := &cards[i]
 			judged++
-			rs := scope.TicketReasons(domain.TicketView{Company: t.Company, Site: t.Site, Reporter: t.Reporter, Contractor: t.Contractor, Technician: t.Technician})
+			rs := scope.TicketReasons(c.view())
 			if len(rs) == 0 {
 				continue
 			}
 			visible++
-			if !q.shows(t) {
+			if !q.shows(&c.ticket) {
 				continue
 			}
-			out.Items = append(out.Items, TicketView{Ticket: *t, Reasons: rs})
+			out.Items = append(out.Items, TicketView{Ticket: c.ticket, Reasons: rs, rendered: c.json})
 			if len(out.Items) == q.Limit {
 				if i < len(entries)-1 || !w.Done() {
 					out.NextCursor = encodeCursor(cur.String())
@@ -165,6 +163,47 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 			return out, err
 		}
 	}
+}
+
+// cardsOf returns the cards of tickets, in the order of ids (known false for a ticket the read
+// model does not know): one MGET, and for the tickets without a card (new, changed, expired)
+// their records, rendered and stored for the next reader.
+func (a *API) cardsOf(ctx context.Context, dir *directory.Reader, tenant domain.TenantID, ids []domain.TicketID) ([]card, []bool, error) {
+	raw, err := dir.TicketCards(ctx, tenant, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	cards, known := make([]card, len(ids)), make([]bool, len(ids))
+	var missing []domain.TicketID
+	for i, s := range raw {
+		if c, ok := parseCard(s); ok && c.ticket.ID == ids[i] {
+			cards[i], known[i] = c, true
+		} else {
+			missing = append(missing, ids[i])
+		}
+	}
+	if len(missing) == 0 {
+		return cards, known, nil
+	}
+	records, err := dir.TicketsWithVersions(ctx, tenant, missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	rendered := make([]string, len(records))
+	at := make(map[domain.TicketID]int, len(records))
+	for i := range records {
+		rendered[i], at[records[i].ID] = renderCard(&records[i].Ticket), i
+	}
+	if _, err := dir.FillTicketCards(ctx, tenant, records, rendered, cardTTL); err != nil {
+		// Only the next reader pays: this page is rendered from the records all the same.
+		a.logger.Warn("storing ticket cards failed", "tenant", tenant, "error", err)
+	}
+	for i, id := range ids {
+		if j, ok := at[id]; ok && !known[i] {
+			cards[i], known[i] = parseCard(rendered[j])
+		}
+	}
+	return cards, known, nil
 }
 
 // shows applies the filters no index answers (and the company filter, also when the walk is

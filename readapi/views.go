@@ -32,6 +32,9 @@ type SiteView struct {
 type TicketView struct {
 	directory.Ticket
 	Reasons []domain.TicketReason `json:"reasons"`
+	// rendered, when set, is the ticket's JSON (a card: see cards.go) that the page renderer
+	// sends instead of rendering Ticket, which then holds only the fields a listing filters by.
+	rendered string
 }
 
 // DocumentView is a visible document.

@@ -3,7 +3,9 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -203,3 +205,108 @@ func TicketFromFields(m map[string]string) (Ticket, error) { return ticketFrom(m
 // TicketKeyPrefix is the prefix of a tenant's ticket records (prefix + ticket id), for reads
 // that fetch them inside a script.
 func (r *Reader) TicketKeyPrefix(t domain.TenantID) string { return spaceOf(r.keys, t).base + "t:" }
+
+// Ticket cards: the read API keeps, beside each ticket's record, a rendering of it ready to send
+// (a card). The projection deletes a ticket's card with every change of its record; the read
+// API stores one with the record's version it rendered, and only if that is still the record's
+// version, so that a card never outlives the record it shows. Cards expire unread.
+
+// TicketCards reads the cards of several tickets, in the order of ids: "" where there is none.
+func (r *Reader) TicketCards(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]string, error) {
+	out := make([]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sp := spaceOf(r.keys, t)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = sp.ticketCard(id)
+	}
+	vals, err := r.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		out[i], _ = v.(string)
+	}
+	return out, nil
+}
+
+// VersionedTicket is a ticket's record with its version, to render a card from.
+type VersionedTicket struct {
+	Ticket
+	Version string
+}
+
+// TicketsWithVersions reads several tickets with their versions, in the order of ids, leaving
+// out those the read model does not know.
+func (r *Reader) TicketsWithVersions(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]VersionedTicket, error) {
+	out := make([]VersionedTicket, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sp := spaceOf(r.keys, t)
+	cmds := make([]*redis.SliceCmd, len(ids))
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			args := make([]any, 2, 3+len(ticketFields))
+			args[0], args[1] = "hmget", sp.ticket(id)
+			args = append(args, ticketFieldArgs...)
+			cmds[i] = redis.NewSliceCmd(ctx, append(args, "ver")...)
+			_ = p.Process(ctx, cmds[i])
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, c := range cmds {
+		v := c.Val()
+		if len(v) != len(ticketFields)+1 {
+			return nil, fmt.Errorf("directory: ticket record: %d fields", len(v))
+		}
+		tk, ok, err := ticketFromValues(v[:len(ticketFields)])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ver, _ := v[len(ticketFields)].(string)
+			out = append(out, VersionedTicket{Ticket: tk, Version: ver})
+		}
+	}
+	return out, nil
+}
+
+// fillCard stores a card (ARGV[2], expiring after ARGV[3] seconds) only if the record's version
+// is still the one it was rendered from (ARGV[1]); a record without a version gets no card. It
+// is sent with EVAL: in a pipeline, go-redis cannot fall back from EVALSHA.
+var fillCard = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'ver')
+if v and v == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) return 1 end
+return 0`)
+
+// FillTicketCards stores cards rendered from the given versions of the tickets' records, each
+// only if its record has not changed since; it reports how many were stored.
+func (r *Reader) FillTicketCards(ctx context.Context, t domain.TenantID, tickets []VersionedTicket, cards []string, ttl time.Duration) (int, error) {
+	if len(tickets) == 0 {
+		return 0, nil
+	}
+	sp := spaceOf(r.keys, t)
+	secs := max(1, int64(ttl/time.Second))
+	cmds := make([]*redis.Cmd, len(tickets))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, tk := range tickets {
+			cmds[i] = fillCard.Eval(ctx, p, []string{sp.ticket(tk.ID), sp.ticketCard(tk.ID)}, tk.Version, cards[i], secs)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	n := 0
+	for _, c := range cmds {
+		if v, _ := c.Int(); v == 1 {
+			n++
+		}
+	}
+	return n, nil
+}

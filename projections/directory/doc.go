@@ -40,7 +40,13 @@
 //	dir:t:{ticket}             HASH   id, company, site?, type, status, title, description?,
 //	                                  reporter?, responsible_group?, responsible_user?,
 //	                                  contractor?, technician?, opened_at, updated_at,
-//	                                  comments (count), documents (count)
+//	                                  comments (count), documents (count), ver (the log
+//	                                  position of the record's last change: "commit/prepare")
+//	dir:cache:tcard:{ticket}   STRING a card the read API rendered from the record (readapi's
+//	                                  format, with an expiry); the projection deletes it with
+//	                                  every change of the record, and the read API stores one
+//	                                  only if the version it rendered is still the record's.
+//	                                  Not a read model: never compared, safe to drop
 //	dir:t-comments:{ticket}    LIST   its comments in log order, each JSON Comment
 //	dir:t-docs:{ticket}        ZSET   its documents
 //	dir:d:{document}           HASH   id, company, ticket?, name, content_type, size_bytes,

@@ -29,6 +29,7 @@ func (s space) group(id domain.GroupID) string   { return s.base + "g:" + string
 func (s space) person(id domain.PersonID) string { return s.base + "p:" + string(id) }
 
 func (s space) ticket(id domain.TicketID) string     { return s.base + "t:" + string(id) }
+func (s space) ticketCard(id domain.TicketID) string { return s.base + "cache:tcard:" + string(id) }
 func (s space) comments(id domain.TicketID) string   { return s.base + "t-comments:" + string(id) }
 func (s space) ticketDocs(id domain.TicketID) string { return s.base + "t-docs:" + string(id) }
 func (s space) document(id domain.DocID) string      { return s.base + "d:" + string(id) }

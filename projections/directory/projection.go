@@ -770,10 +770,23 @@ func clonePerms(p domain.PermissionSet) domain.PermissionSet {
 // --- tickets and documents
 
 // touchTicket reports whether the ticket is known; the caller then writes its new updated_at
-// (with whatever else the event changes in the ticket's record).
+// (with whatever else the event changes in the ticket's record) through writeTicket.
 func (o *op) touchTicket(id domain.TicketID) bool {
 	_, ok := o.st.tickets[id]
 	return ok
+}
+
+// writeTicket writes fields of a ticket's record with the record's version ("ver": the log
+// position of the event, unique per change), and drops the card the read API may have
+// rendered from the previous version (readapi stores a card only if the version it rendered is
+// still the record's: see directory.Reader.FillTicketCards).
+func (o *op) writeTicket(id domain.TicketID, f fields) {
+	if o.w == nil {
+		return
+	}
+	f.set = append(f.set, "ver", o.p.at.String())
+	o.write(o.s.ticket(id), f)
+	o.del(o.s.ticketCard(id))
 }
 
 func ticketOpened(o *op, e domain.TicketOpened) error {
@@ -797,7 +810,7 @@ func ticketOpened(o *op, e domain.TicketOpened) error {
 		if !o.touchTicket(e.Ticket) {
 			f.del = nil // a ticket the state does not know has no record: nothing to delete
 		}
-		o.write(o.s.ticket(e.Ticket), f)
+		o.writeTicket(e.Ticket, f)
 	}
 	// The id is cloned, not a slice of the whole event's JSON; the record says 0 and 0.
 	st, id := o.st, domain.TicketID(strings.Clone(string(e.Ticket)))
@@ -809,7 +822,7 @@ func ticketStatusChanged(o *op, e domain.TicketStatusChanged) error {
 	if !o.touchTicket(e.Ticket) {
 		return nil
 	}
-	o.hset(o.s.ticket(e.Ticket), "updated_at", formatTime(o.at), "status", string(e.To))
+	o.writeTicket(e.Ticket, fields{set: []any{"updated_at", formatTime(o.at), "status", string(e.To)}})
 	return nil
 }
 
@@ -820,7 +833,7 @@ func ticketAssigned(o *op, e domain.TicketAssigned) error {
 	f := fields{set: []any{"updated_at", formatTime(o.at)}}
 	f.str("responsible_group", string(e.Group))
 	f.str("responsible_user", string(e.User))
-	o.write(o.s.ticket(e.Ticket), f)
+	o.writeTicket(e.Ticket, f)
 	return nil
 }
 
@@ -831,7 +844,7 @@ func contractorAssigned(o *op, e domain.ContractorAssigned) error {
 	f := fields{set: []any{"updated_at", formatTime(o.at)}}
 	f.str("contractor", string(e.Contractor))
 	f.str("technician", string(e.Technician))
-	o.write(o.s.ticket(e.Ticket), f)
+	o.writeTicket(e.Ticket, f)
 	return nil
 }
 
@@ -847,7 +860,7 @@ func ticketCommented(o *op, e domain.TicketCommented) error {
 			return err
 		}
 		o.rpush(o.s.comments(id), string(b))
-		o.hset(o.s.ticket(id), "updated_at", formatTime(o.at), "comments", n)
+		o.writeTicket(id, fields{set: []any{"updated_at", formatTime(o.at), "comments", n}})
 	}
 	o.then(func() { c := st.tickets[id]; c.comments = n; st.tickets[id] = c })
 	return nil
@@ -860,7 +873,7 @@ func documentAttached(o *op, e domain.DocumentAttached) error {
 		}
 		st, id := o.st, e.Ticket
 		n := st.tickets[id].documents + 1
-		o.hset(o.s.ticket(id), "updated_at", formatTime(o.at), "documents", n)
+		o.writeTicket(id, fields{set: []any{"updated_at", formatTime(o.at), "documents", n}})
 		o.index(o.s.ticketDocs(id), string(e.Document))
 		o.then(func() { c := st.tickets[id]; c.documents = n; st.tickets[id] = c })
 	} else {
