@@ -87,10 +87,9 @@ func (a *API) listTickets(c *gin.Context) {
 const walkShare = 8
 
 // ticketPage fills a page by walking an index newest first in Go, judging each ticket from the
-// viewer's table and the ticket's directory record (read anyway, to be shown): one round trip
-// for the table and the first entries, one per batch of records, without a script. A viewer
-// who sees a small share of the tenant's tickets gets the rest of the page from
-// mergedTicketPage.
+// viewer's table and the ticket's card (cards.go, read anyway, to be shown): one round trip for
+// the table and the first entries, one MGET of cards per batch, without a script. A viewer who
+// sees a small share of the tenant's tickets gets the rest of the page from mergedTicketPage.
 func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID, q listQuery, cur ticketCursor) (Page[TicketView], error) {
 	vis, dir := visibility.NewReader(a.rdb, cl.keys), directory.NewReader(a.rdb, cl.keys)
 	var filter visibility.Index
