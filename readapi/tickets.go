@@ -106,10 +106,11 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 	out := Page[TicketView]{Items: make([]TicketView, 0, q.Limit)}
 	w := vis.NewWalk(idx, cur.score, cur.id)
 	step := q.Limit + 1
-	scope, entries, err := w.Start(ctx, cl.tenant, viewer, step)
+	table, entries, err := w.Start(ctx, cl.tenant, viewer, step)
 	if err != nil {
 		return out, err
 	}
+	views := make([]domain.TicketView, 0, step)
 	ids := make([]domain.TicketID, 0, step)
 	judged, visible, scanned := 0, 0, 0
 	for {
@@ -121,6 +122,13 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 		if err != nil {
 			return out, err
 		}
+		views = views[:0]
+		for i := range cards {
+			if known[i] {
+				views = append(views, cards[i].view())
+			}
+		}
+		scope := table.ScopeFor(views)
 		for i, e := range entries {
 			cur = ticketCursor{score: e.Score, id: string(e.ID)}
 			scanned++
@@ -152,7 +160,7 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 			out.NextCursor = encodeCursor(cur.String())
 			return out, nil
 		}
-		if filter == "" && !scope.Unrestricted && visible*walkShare < judged {
+		if filter == "" && !table.Unrestricted && visible*walkShare < judged {
 			return a.mergedTicketPage(ctx, cl, viewer, q, cur, out, scanned)
 		}
 		// Enough entries for what the page still needs at the share seen so far, within bounds.

@@ -453,19 +453,55 @@ func (w *Walk) queue(ctx context.Context, p redis.Pipeliner, count int) {
 
 // Start reads, in one round trip, the viewer's ticket table (ErrNoTable when it has none) and
 // the walk's first count entries.
-func (w *Walk) Start(ctx context.Context, t domain.TenantID, viewer domain.PersonID, count int) (domain.Scope, []IndexEntry, error) {
+func (w *Walk) Start(ctx context.Context, t domain.TenantID, viewer domain.PersonID, count int) (*TicketTable, []IndexEntry, error) {
+	v := w.r.keys.Tenant(t) + "vis:v:" + string(viewer)
 	pipe := w.r.rdb.Pipeline()
-	scope := w.r.queueTicketScope(ctx, pipe, t, viewer)
+	unr := pipe.HGet(ctx, v, "unrestricted")
+	tc, ts, cx := pipe.HGetAll(ctx, v+":tc"), pipe.HGetAll(ctx, v+":ts"), pipe.SMembers(ctx, v+":cx")
 	w.queue(ctx, pipe, count)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return domain.Scope{}, nil, err
+		return nil, nil, err
 	}
-	s, err := scope()
-	if err != nil {
-		return s, nil, err
+	if errors.Is(unr.Err(), redis.Nil) {
+		return nil, nil, ErrNoTable
 	}
+	table := &TicketTable{viewer: viewer, Unrestricted: unr.Val() == "1", companies: tc.Val(), sites: ts.Val(), contractors: cx.Val()}
 	entries, err := w.pending()
-	return s, entries, err
+	return table, entries, err
+}
+
+// TicketTable is a viewer's ticket table as read, decoded on demand: a listing judges each batch
+// of tickets by a few of the viewer's grounds, not all of them.
+type TicketTable struct {
+	viewer       domain.PersonID
+	Unrestricted bool
+	companies    map[string]string // company → encoded reasons
+	sites        map[string]string // site → encoded reasons (and the company of a managed site)
+	contractors  []string
+}
+
+// ScopeFor decodes the part of the table that judges tickets with these keys (for any other
+// ticket the scope answers as if the viewer had no ground on it).
+func (t *TicketTable) ScopeFor(views []domain.TicketView) domain.Scope {
+	s := domain.Scope{Person: t.viewer, HasTable: true, Unrestricted: t.Unrestricted,
+		Companies: make(map[domain.CompanyID][]domain.TicketReason, len(views)), Sites: map[domain.SiteID][]domain.TicketReason{},
+		ManagedSiteCompany: map[domain.SiteID]domain.CompanyID{}, ContractorAdminOf: make(map[domain.CompanyID]bool, len(t.contractors))}
+	for _, x := range t.contractors {
+		s.ContractorAdminOf[domain.CompanyID(x)] = true
+	}
+	for _, v := range views {
+		if _, done := s.Companies[v.Company]; !done {
+			if rs, ok := t.companies[string(v.Company)]; ok {
+				s.Companies[v.Company] = DecodeReasons(rs)
+			}
+		}
+		if _, done := s.Sites[v.Site]; v.Site != "" && !done {
+			if rs, ok := t.sites[string(v.Site)]; ok {
+				decodeSite(&s, v.Site, rs)
+			}
+		}
+	}
+	return s
 }
 
 // Next reads the next count entries.
