@@ -24,36 +24,14 @@ var ticketFieldArgs = func() []any {
 	return out
 }()
 
-// TicketsByID reads several tickets (HMGET of the fixed fields: no map per ticket, which the
-// ticket listing, reading 50 or more at a time, feels).
+// TicketsByID reads several tickets.
 func (r *Reader) TicketsByID(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]Ticket, error) {
-	out := make([]Ticket, 0, len(ids))
-	if len(ids) == 0 {
-		return out, nil
+	vts, err := r.TicketsWithVersions(ctx, t, ids)
+	out := make([]Ticket, len(vts))
+	for i := range vts {
+		out[i] = vts[i].Ticket
 	}
-	sp := spaceOf(r.keys, t)
-	cmds := make([]*redis.SliceCmd, len(ids))
-	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			args := make([]any, 2, 2+len(ticketFields))
-			args[0], args[1] = "hmget", sp.ticket(id)
-			cmds[i] = redis.NewSliceCmd(ctx, append(args, ticketFieldArgs...)...)
-			_ = p.Process(ctx, cmds[i])
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	for _, c := range cmds {
-		tk, ok, err := ticketFromValues(c.Val())
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, tk)
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // CompaniesByID reads several companies.
@@ -239,7 +217,8 @@ type VersionedTicket struct {
 }
 
 // TicketsWithVersions reads several tickets with their versions, in the order of ids, leaving
-// out those the read model does not know.
+// out those the read model does not know. HMGET of the fixed fields: no map per ticket, which
+// listings, reading 50 or more at a time, feel.
 func (r *Reader) TicketsWithVersions(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]VersionedTicket, error) {
 	out := make([]VersionedTicket, 0, len(ids))
 	if len(ids) == 0 {
