@@ -21,6 +21,7 @@ import (
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/problem"
 	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/visibility"
 )
 
 // Models is the live read-model generation and how far it is.
@@ -47,14 +48,26 @@ type API struct {
 	models Models
 	cfg    Config
 	logger *slog.Logger
+	// tables keeps viewers' decoded ticket tables while their digest in Redis is unchanged.
+	tables *visibility.TableCache
+	// bindings remembers which person each login subject resolved to (re-checked on every use).
+	bindings *bindingCache
 }
+
+// tableCacheSize bounds the viewers whose decoded ticket tables the API keeps (a table of 100
+// company grounds is a few kB).
+const tableCacheSize = 4096
+
+// bindingCacheSize bounds the login subjects whose person the API remembers.
+const bindingCacheSize = 65536
 
 // New returns the read API over the read models in rdb.
 func New(rdb redis.UniversalClient, models Models, cfg Config, logger *slog.Logger) *API {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 2 * time.Second
 	}
-	return &API{rdb: rdb, models: models, cfg: cfg, logger: logger}
+	return &API{rdb: rdb, models: models, cfg: cfg, logger: logger, tables: visibility.NewTableCache(tableCacheSize),
+		bindings: newBindingCache(bindingCacheSize)}
 }
 
 // Register mounts the read routes under /v1, authenticated, each waiting for the minimum log

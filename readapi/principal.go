@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -80,8 +81,57 @@ func (a *API) callerOf(c *gin.Context) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
+	a.bindings.put(bindingKey(cl, id.Subject), person)
 	cl.person = person
 	return cl, nil
+}
+
+// rememberedCaller is the calling user as last resolved, unconfirmed: for a read that confirms
+// the binding in its own first round trip (directory.Reader.QueueBindingCheck) and otherwise
+// starts again with callerOf. ok is false for anyone else (a service, a user not seen before).
+func (a *API) rememberedCaller(c *gin.Context) (cl caller, subject string, ok bool) {
+	id, found := auth.FromContext(c)
+	if !found || id.Kind != domain.PrincipalUser {
+		return caller{}, "", false
+	}
+	cl = caller{tenant: id.Tenant, keys: a.models.Keys()}
+	if cl.person, ok = a.bindings.get(bindingKey(cl, id.Subject)); !ok {
+		return caller{}, "", false
+	}
+	return cl, id.Subject, true
+}
+
+func bindingKey(cl caller, subject string) string { return cl.keys.Tenant(cl.tenant) + subject }
+
+// bindingCache remembers the person each subject was last resolved to (bounded: when full, an
+// arbitrary entry makes room). It only saves a round trip: every use re-checks the binding.
+type bindingCache struct {
+	mu  sync.Mutex
+	m   map[string]domain.PersonID
+	max int
+}
+
+func newBindingCache(max int) *bindingCache {
+	return &bindingCache{m: make(map[string]domain.PersonID, max), max: max}
+}
+
+func (b *bindingCache) get(key string) (domain.PersonID, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, ok := b.m[key]
+	return p, ok
+}
+
+func (b *bindingCache) put(key string, p domain.PersonID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.m[key]; !ok && len(b.m) >= b.max {
+		for k := range b.m {
+			delete(b.m, k)
+			break
+		}
+	}
+	b.m[key] = p
 }
 
 // loadRights reads a calling user's standing: active or not, and its group's tenant-wide

@@ -1,6 +1,7 @@
 package readapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/projections/directory"
@@ -50,16 +52,6 @@ func parseTicketCursor(s string) (ticketCursor, bool) {
 }
 
 func (a *API) listTickets(c *gin.Context) {
-	cl, err := a.callerOf(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	viewer, err := a.viewerID(c, &cl)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
 	q, bad := parseList(c)
 	if bad != nil {
 		a.fail(c, bad)
@@ -70,7 +62,30 @@ func (a *API) listTickets(c *gin.Context) {
 		a.fail(c, invalid("cursor", "cursor is the next_cursor of a previous page, unchanged"))
 		return
 	}
-	page, err := a.ticketPage(c.Request.Context(), cl, viewer, q, cur)
+	// A user listing its own tickets, resolved before: the binding is confirmed in the page's
+	// first round trip, and the listing starts again the long way when it no longer holds.
+	if cl, subject, ok := a.rememberedCaller(c); ok && c.Param("viewer_id") == "" {
+		page, err := a.ticketPage(c.Request.Context(), cl, cl.person, q, cur, subject)
+		if !errors.Is(err, errBindingChanged) {
+			a.answerTicketPage(c, cl, cl.person, page, err)
+			return
+		}
+	}
+	cl, err := a.callerOf(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	viewer, err := a.viewerID(c, &cl)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	page, err := a.ticketPage(c.Request.Context(), cl, viewer, q, cur, "")
+	a.answerTicketPage(c, cl, viewer, page, err)
+}
+
+func (a *API) answerTicketPage(c *gin.Context, cl caller, viewer domain.PersonID, page Page[TicketView], err error) {
 	if errors.Is(err, visibility.ErrNoTable) {
 		err = a.withoutTable(c, cl, viewer)
 	}
@@ -81,6 +96,9 @@ func (a *API) listTickets(c *gin.Context) {
 	c.Render(http.StatusOK, ticketPageJSON(page))
 }
 
+// errBindingChanged: the person a subject was remembered as is no longer the one it is bound to.
+var errBindingChanged = errors.New("readapi: the caller's binding changed")
+
 // walkShare: a listing walks one index (the tenant's every-ticket index, or the company's or
 // site's a filter names) while at least one in walkShare of the tickets it judges is the
 // viewer's; below that share, the viewer's own indexes are merged instead.
@@ -90,7 +108,11 @@ const walkShare = 8
 // viewer's table and the ticket's card (cards.go, read anyway, to be shown): one round trip for
 // the table and the first entries, one MGET of cards per batch, without a script. A viewer who
 // sees a small share of the tenant's tickets gets the rest of the page from mergedTicketPage.
-func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID, q listQuery, cur ticketCursor) (Page[TicketView], error) {
+//
+// With a subject, cl.person is the person the subject was last resolved to, unconfirmed: the
+// first round trip also confirms the binding (errBindingChanged when it no longer holds, before
+// anything read is used).
+func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID, q listQuery, cur ticketCursor, subject string) (Page[TicketView], error) {
 	vis, dir := visibility.NewReader(a.rdb, cl.keys), directory.NewReader(a.rdb, cl.keys)
 	var filter visibility.Index
 	switch {
@@ -106,11 +128,25 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 	out := Page[TicketView]{Items: make([]TicketView, 0, q.Limit)}
 	w := vis.NewWalk(idx, cur.score, cur.id)
 	step := q.Limit + 1
-	table, entries, err := w.Start(ctx, cl.tenant, viewer, step)
+	pipe := a.rdb.Pipeline()
+	var bound func() (bool, error)
+	if subject != "" {
+		bound = dir.QueueBindingCheck(ctx, pipe, cl.tenant, subject, cl.person)
+	}
+	started := w.QueueStart(ctx, pipe, cl.tenant, viewer, step, a.tables)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return out, err
+	}
+	if bound != nil {
+		if ok, err := bound(); err != nil || !ok {
+			return out, cmp.Or(err, errBindingChanged)
+		}
+	}
+	table, entries, err := started()
 	if err != nil {
 		return out, err
 	}
-	views := make([]domain.TicketView, 0, step)
+	scope := table.Scope()
 	ids := make([]domain.TicketID, 0, step)
 	judged, visible, scanned := 0, 0, 0
 	for {
@@ -118,17 +154,14 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 		for _, e := range entries {
 			ids = append(ids, e.ID)
 		}
-		cards, known, err := a.cardsOf(ctx, dir, cl.tenant, ids)
+		raw, err := dir.TicketCards(ctx, cl.tenant, ids)
 		if err != nil {
 			return out, err
 		}
-		views = views[:0]
-		for i := range cards {
-			if known[i] {
-				views = append(views, cards[i].view())
-			}
+		cards, known, err := a.cardsOf(ctx, dir, cl.tenant, ids, raw)
+		if err != nil {
+			return out, err
 		}
-		scope := table.ScopeFor(views)
 		for i, e := range entries {
 			cur = ticketCursor{score: e.Score, id: string(e.ID)}
 			scanned++
@@ -172,14 +205,10 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 	}
 }
 
-// cardsOf returns the cards of tickets, in the order of ids (known false for a ticket the read
-// model does not know): one MGET, and for the tickets without a card (new, changed, expired)
-// their records, rendered and stored for the next reader.
-func (a *API) cardsOf(ctx context.Context, dir *directory.Reader, tenant domain.TenantID, ids []domain.TicketID) ([]card, []bool, error) {
-	raw, err := dir.TicketCards(ctx, tenant, ids)
-	if err != nil {
-		return nil, nil, err
-	}
+// cardsOf parses the cards read for tickets (raw, in the order of ids; known false for a ticket
+// the read model does not know) and, for the tickets without a card (new, changed, expired),
+// reads their records, renders them and stores their cards for the next reader.
+func (a *API) cardsOf(ctx context.Context, dir *directory.Reader, tenant domain.TenantID, ids []domain.TicketID, raw []string) ([]card, []bool, error) {
 	cards, known := make([]card, len(ids)), make([]bool, len(ids))
 	var missing []domain.TicketID
 	for i, s := range raw {

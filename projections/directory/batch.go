@@ -177,6 +177,23 @@ func (r *Reader) PersonBySubject(ctx context.Context, t domain.TenantID, subject
 	return domain.PersonID(id), nil
 }
 
+// QueueBindingCheck queues on pipe the reads that confirm that subject is still bound to person
+// — what PersonBySubject checks, without its script, for a reader that remembered the person
+// and reads on its behalf in the same round trip. The function returned reports it after the
+// pipeline ran.
+func (r *Reader) QueueBindingCheck(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, subject string, person domain.PersonID) func() (bool, error) {
+	s := spaceOf(r.keys, t)
+	bound, carried := pipe.Get(ctx, s.subject(subject)), pipe.HGet(ctx, s.person(person), "subject")
+	return func() (bool, error) {
+		for _, c := range []redis.Cmder{bound, carried} {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return false, err
+			}
+		}
+		return bound.Val() == string(person) && carried.Val() == subject, nil
+	}
+}
+
 // TicketFromFields decodes a ticket's record read field by field (see TicketKeyPrefix).
 func TicketFromFields(m map[string]string) (Ticket, error) { return ticketFrom(m) }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -452,56 +453,143 @@ func (w *Walk) queue(ctx context.Context, p redis.Pipeliner, count int) {
 }
 
 // Start reads, in one round trip, the viewer's ticket table (ErrNoTable when it has none) and
-// the walk's first count entries.
-func (w *Walk) Start(ctx context.Context, t domain.TenantID, viewer domain.PersonID, count int) (*TicketTable, []IndexEntry, error) {
-	v := w.r.keys.Tenant(t) + "vis:v:" + string(viewer)
+// the walk's first count entries. With a cache, the table is read only when the digest stored
+// beside it differs from the cached table's.
+func (w *Walk) Start(ctx context.Context, t domain.TenantID, viewer domain.PersonID, count int, cache *TableCache) (*TicketTable, []IndexEntry, error) {
 	pipe := w.r.rdb.Pipeline()
-	unr := pipe.HGet(ctx, v, "unrestricted")
-	tc, ts, cx := pipe.HGetAll(ctx, v+":tc"), pipe.HGetAll(ctx, v+":ts"), pipe.SMembers(ctx, v+":cx")
-	w.queue(ctx, pipe, count)
+	done := w.QueueStart(ctx, pipe, t, viewer, count, cache)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, err
 	}
-	if errors.Is(unr.Err(), redis.Nil) {
-		return nil, nil, ErrNoTable
+	return done()
+}
+
+// QueueStart queues Start's reads on pipe, for a caller that has more to read in the same round
+// trip; the function it returns, called after the pipeline ran, answers as Start does (it may
+// make one more round trip, when the cached table turned out stale).
+func (w *Walk) QueueStart(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, viewer domain.PersonID, count int, cache *TableCache) func() (*TicketTable, []IndexEntry, error) {
+	v := w.r.keys.Tenant(t) + "vis:v:" + string(viewer)
+	cached := cache.get(v)
+	meta := pipe.HMGet(ctx, v, "unrestricted", "tdigest")
+	var read func() (*TicketTable, error)
+	if cached == nil {
+		read = queueTicketTable(ctx, pipe, v, viewer)
 	}
-	table := &TicketTable{viewer: viewer, Unrestricted: unr.Val() == "1", companies: tc.Val(), sites: ts.Val(), contractors: cx.Val()}
-	entries, err := w.pending()
-	return table, entries, err
+	w.queue(ctx, pipe, count)
+	return func() (*TicketTable, []IndexEntry, error) {
+		vals, err := meta.Result()
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(vals) != 2 || vals[0] == nil {
+			return nil, nil, ErrNoTable
+		}
+		digest, _ := vals[1].(string)
+		table := cached
+		if table == nil || digest == "" || digest != table.digest {
+			if read == nil { // the cached table is stale: read it now
+				p := w.r.rdb.Pipeline()
+				read = queueTicketTable(ctx, p, v, viewer)
+				if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+					return nil, nil, err
+				}
+			}
+			if table, err = read(); err != nil {
+				return nil, nil, err
+			}
+			// Cached only under the digest of what was read, and only when Redis held that
+			// digest too (a change between the reads leaves the next listing to read again).
+			if table.digest == digest {
+				cache.put(v, table)
+			}
+		}
+		entries, err := w.pending()
+		return table, entries, err
+	}
 }
 
-// TicketTable is a viewer's ticket table as read, decoded on demand: a listing judges each batch
-// of tickets by a few of the viewer's grounds, not all of them.
+// queueTicketTable queues the reads of a viewer's ticket table (v is its key); the function
+// returned decodes it after the pipeline ran (ErrNoTable when the viewer has none).
+func queueTicketTable(ctx context.Context, pipe redis.Pipeliner, v string, viewer domain.PersonID) func() (*TicketTable, error) {
+	unr := pipe.HGet(ctx, v, "unrestricted")
+	tc, ts, cx := pipe.HGetAll(ctx, v+":tc"), pipe.HGetAll(ctx, v+":ts"), pipe.SMembers(ctx, v+":cx")
+	return func() (*TicketTable, error) {
+		if errors.Is(unr.Err(), redis.Nil) {
+			return nil, ErrNoTable
+		}
+		for _, c := range []redis.Cmder{unr, tc, ts, cx} {
+			if err := c.Err(); err != nil {
+				return nil, err
+			}
+		}
+		return newTicketTable(viewer, unr.Val() == "1", tc.Val(), ts.Val(), cx.Val()), nil
+	}
+}
+
+// TicketTable is the ticket part of a viewer's table, decoded: immutable once made, so that one
+// decoding serves every listing of the viewer until its table changes (TableCache).
 type TicketTable struct {
-	viewer       domain.PersonID
 	Unrestricted bool
-	companies    map[string]string // company → encoded reasons
-	sites        map[string]string // site → encoded reasons (and the company of a managed site)
-	contractors  []string
+	digest       string
+	scope        domain.Scope
 }
 
-// ScopeFor decodes the part of the table that judges tickets with these keys (for any other
-// ticket the scope answers as if the viewer had no ground on it).
-func (t *TicketTable) ScopeFor(views []domain.TicketView) domain.Scope {
-	s := domain.Scope{Person: t.viewer, HasTable: true, Unrestricted: t.Unrestricted,
-		Companies: make(map[domain.CompanyID][]domain.TicketReason, len(views)), Sites: map[domain.SiteID][]domain.TicketReason{},
-		ManagedSiteCompany: map[domain.SiteID]domain.CompanyID{}, ContractorAdminOf: make(map[domain.CompanyID]bool, len(t.contractors))}
-	for _, x := range t.contractors {
+func newTicketTable(viewer domain.PersonID, unrestricted bool, companies, sites map[string]string, contractors []string) *TicketTable {
+	s := domain.Scope{Person: viewer, HasTable: true, Unrestricted: unrestricted,
+		Companies: make(map[domain.CompanyID][]domain.TicketReason, len(companies)), Sites: make(map[domain.SiteID][]domain.TicketReason, len(sites)),
+		ManagedSiteCompany: map[domain.SiteID]domain.CompanyID{}, ContractorAdminOf: make(map[domain.CompanyID]bool, len(contractors))}
+	for _, x := range contractors {
 		s.ContractorAdminOf[domain.CompanyID(x)] = true
 	}
-	for _, v := range views {
-		if _, done := s.Companies[v.Company]; !done {
-			if rs, ok := t.companies[string(v.Company)]; ok {
-				s.Companies[v.Company] = DecodeReasons(rs)
-			}
-		}
-		if _, done := s.Sites[v.Site]; v.Site != "" && !done {
-			if rs, ok := t.sites[string(v.Site)]; ok {
-				decodeSite(&s, v.Site, rs)
-			}
+	for c, rs := range companies {
+		s.Companies[domain.CompanyID(c)] = DecodeReasons(rs)
+	}
+	for site, rs := range sites {
+		decodeSite(&s, domain.SiteID(site), rs)
+	}
+	return &TicketTable{Unrestricted: unrestricted, digest: TicketDigest(unrestricted, companies, sites, contractors), scope: s}
+}
+
+// Scope is the viewer's ticket scope. It is shared: read it, never change it.
+func (t *TicketTable) Scope() domain.Scope { return t.scope }
+
+// TableCache remembers decoded ticket tables by viewer key, each with the digest of the table it
+// was decoded from; a listing uses an entry only when Redis still holds that digest, read in the
+// same script as the listing's entries, so a changed table is never served from cache. Bounded:
+// when full, an arbitrary entry makes room. A nil *TableCache caches nothing.
+type TableCache struct {
+	mu  sync.Mutex
+	m   map[string]*TicketTable
+	max int
+}
+
+// NewTableCache returns a cache of at most max tables.
+func NewTableCache(max int) *TableCache {
+	return &TableCache{m: make(map[string]*TicketTable, max), max: max}
+}
+
+func (c *TableCache) get(key string) *TicketTable {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *TableCache) put(key string, t *TicketTable) {
+	if c == nil || c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
 		}
 	}
-	return s
+	c.m[key] = t
 }
 
 // Next reads the next count entries.

@@ -1,7 +1,11 @@
 package visibility
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,7 +47,48 @@ func encodeTable(s domain.Scope) *table {
 			t.cx[x] = true
 		}
 	}
+	t.meta["tdigest"] = ticketDigest(t)
 	return t
+}
+
+// ticketDigest is the TicketDigest of a table as written.
+func ticketDigest(t *table) string {
+	cx := make([]string, 0, len(t.cx))
+	for x := range t.cx {
+		cx = append(cx, string(x))
+	}
+	return TicketDigest(t.unrestricted, t.tc, t.ts, cx)
+}
+
+// TicketDigest identifies the ticket part of a viewer's table — its unrestricted flag, company
+// grounds (tc), site grounds (ts) and contractor set (cx), as stored — so that the read API can
+// keep a decoded table while the digest stored beside it (v:{viewer} tdigest) is unchanged. A
+// digest of the content, not a counter: a rebuild and the incremental projection store the same
+// value, and a reader can compute it from what it read.
+func TicketDigest(unrestricted bool, tc, ts map[string]string, cx []string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	put := func(parts ...string) {
+		for _, p := range parts {
+			h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+			h.Write([]byte(p))
+		}
+	}
+	put("unrestricted", flag(unrestricted))
+	for _, kv := range []struct {
+		name string
+		m    map[string]string
+	}{{"tc", tc}, {"ts", ts}} {
+		put(kv.name, strconv.Itoa(len(kv.m)))
+		for _, k := range slices.Sorted(maps.Keys(kv.m)) {
+			put(k, kv.m[k])
+		}
+	}
+	put("cx", strconv.Itoa(len(cx)))
+	for _, x := range slices.Sorted(slices.Values(cx)) {
+		put(x)
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
 // writeScopeDiff queues the writes that turn viewer id's table from old (nil: none) into scope

@@ -19,9 +19,17 @@ type Appender interface {
 // Append writes the world's steps to the event store, one append per step, with envelopes as the
 // command side writes them, and returns the position of the last event.
 func (w *World) Append(ctx context.Context, store Appender) (eventstore.Position, error) {
+	return w.AppendFrom(ctx, store, 0)
+}
+
+// AppendFrom appends the world's steps from step from on: the rest of a world whose first steps
+// an earlier, smaller world of the same seed appended (Generate's worlds of one seed grow by
+// steps at their end).
+func (w *World) AppendFrom(ctx context.Context, store Appender, from int) (eventstore.Position, error) {
 	reg := eventschema.MustPortal()
 	var last eventstore.Position
-	for i, st := range w.Steps {
+	for i := from; i < len(w.Steps); i++ {
+		st := w.Steps[i]
 		actor := eventschema.SystemActor()
 		switch {
 		case st.Actor.Kind == domain.PrincipalUser && st.Actor.Person != "":
