@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/eventschema"
+	"github.com/portal-access/backend/internal/app"
 	"github.com/portal-access/backend/internal/auth"
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/testkit"
@@ -257,6 +259,12 @@ func do(c *http.Client, req *http.Request) (int, error) {
 
 // BenchmarkReadAPI measures the ceiling, POST /v1/check and GET /v1/me/tickets?limit=50.
 func BenchmarkReadAPI(b *testing.B) {
+	// The service's runtime settings (its GC target), as serve sets them; the test binary's
+	// own are back after the benchmark.
+	gc := debug.SetGCPercent(100)
+	debug.SetGCPercent(gc)
+	defer debug.SetGCPercent(gc)
+	b.Logf("GC target %d, as the service runs", app.TuneRuntime())
 	rdb, prefix := testkit.Redis(b)
 	benchRedis = rdb
 	keys := projections.Keys{Prefix: prefix, Gen: 1}

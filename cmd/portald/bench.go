@@ -229,7 +229,7 @@ func (b *benchRun) run() error {
 	if b.reg, err = eventschema.Portal(); err != nil {
 		return err
 	}
-	b.progress("starting the service (embedded event store in %s, Redis prefix %s)", b.dataDir, b.prefix)
+	b.progress("starting the service (embedded event store in %s, Redis prefix %s, GC target %d)", b.dataDir, b.prefix, app.TuneRuntime())
 	sctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	b.app, err = app.Start(sctx, app.Config{DataDir: b.dataDir, HTTPAddr: "127.0.0.1:0", ESDBListen: "127.0.0.1:0",

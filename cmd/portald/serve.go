@@ -72,6 +72,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = logger
+	logger.Debug("runtime", "gc_percent", app.TuneRuntime())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
