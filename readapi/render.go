@@ -30,6 +30,8 @@ func (p ticketPageJSON) Render(w http.ResponseWriter) error {
 	p.WriteContentType(w)
 	buf := renderBuffers.Get().(*[]byte)
 	*buf = p.appendJSON((*buf)[:0])
+	// With its length known, the page goes out in one piece rather than in chunks.
+	w.Header().Set("Content-Length", strconv.Itoa(len(*buf)))
 	_, err := w.Write(*buf)
 	if cap(*buf) <= 1<<20 { // do not keep a rare huge page's buffer
 		renderBuffers.Put(buf)

@@ -212,19 +212,38 @@ func (r *Reader) TicketCards(ctx context.Context, t domain.TenantID, ids []domai
 	if len(ids) == 0 {
 		return out, nil
 	}
-	sp := spaceOf(r.keys, t)
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = sp.ticketCard(id)
+	prefix := spaceOf(r.keys, t).ticketCard("")
+	p, ok := r.rdb.(interface {
+		Process(context.Context, redis.Cmder) error
+	})
+	if !ok { // a Cmdable that cannot process a command of its own: MGET as go-redis reads it
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = prefix + string(id)
+		}
+		vals, err := r.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			out[i], _ = v.(string)
+		}
+		return out, nil
 	}
-	vals, err := r.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	// MGET read as strings ("" for a missing key): no interface value per card.
+	args := make([]any, 1, 1+len(ids))
+	args[0] = "mget"
+	for _, id := range ids {
+		args = append(args, prefix+string(id))
+	}
+	cmd := redis.NewStringSliceCmd(ctx, args...)
+	if err := p.Process(ctx, cmd); err != nil {
 		return nil, err
 	}
-	for i, v := range vals {
-		out[i], _ = v.(string)
+	if vals := cmd.Val(); len(vals) == len(ids) {
+		return vals, nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("directory: ticket cards: %d values for %d tickets", len(cmd.Val()), len(ids))
 }
 
 // VersionedTicket is a ticket's record with its version, to render a card from.
