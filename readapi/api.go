@@ -17,7 +17,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/internal/auth"
+	"github.com/portal-access/backend/internal/boundedmap"
 	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/problem"
 	"github.com/portal-access/backend/projections"
@@ -51,7 +53,10 @@ type API struct {
 	// tables keeps viewers' decoded ticket tables while their digest in Redis is unchanged.
 	tables *visibility.TableCache
 	// bindings remembers which person each login subject resolved to (re-checked on every use).
-	bindings *bindingCache
+	bindings *boundedmap.Map[string, domain.PersonID]
+	// heads remembers, for each ticket index, the tickets its first page started with last time:
+	// their cards are read with the page's first reads (a guess, checked against the index).
+	heads *boundedmap.Map[string, []domain.TicketID]
 }
 
 // tableCacheSize bounds the viewers whose decoded ticket tables the API keeps (a table of 100
@@ -61,13 +66,17 @@ const tableCacheSize = 4096
 // bindingCacheSize bounds the login subjects whose person the API remembers.
 const bindingCacheSize = 65536
 
+// headCacheSize bounds the ticket indexes (a tenant's, a company's, a site's) whose first page's
+// tickets the API remembers.
+const headCacheSize = 16384
+
 // New returns the read API over the read models in rdb.
 func New(rdb redis.UniversalClient, models Models, cfg Config, logger *slog.Logger) *API {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 2 * time.Second
 	}
 	return &API{rdb: rdb, models: models, cfg: cfg, logger: logger, tables: visibility.NewTableCache(tableCacheSize),
-		bindings: newBindingCache(bindingCacheSize)}
+		bindings: boundedmap.New[string, domain.PersonID](bindingCacheSize), heads: boundedmap.New[string, []domain.TicketID](headCacheSize)}
 }
 
 // Register mounts the read routes under /v1, authenticated, each waiting for the minimum log

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -81,7 +80,7 @@ func (a *API) callerOf(c *gin.Context) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	a.bindings.put(bindingKey(cl, id.Subject), person)
+	a.bindings.Put(bindingKey(cl, id.Subject), person)
 	cl.person = person
 	return cl, nil
 }
@@ -95,7 +94,7 @@ func (a *API) rememberedCaller(c *gin.Context) (cl caller, subject string, ok bo
 		return caller{}, "", false
 	}
 	cl = caller{tenant: id.Tenant, keys: a.models.Keys()}
-	if cl.person, ok = a.bindings.get(bindingKey(cl, id.Subject)); !ok {
+	if cl.person, ok = a.bindings.Get(bindingKey(cl, id.Subject)); !ok {
 		return caller{}, "", false
 	}
 	return cl, id.Subject, true
@@ -103,36 +102,6 @@ func (a *API) rememberedCaller(c *gin.Context) (cl caller, subject string, ok bo
 
 func bindingKey(cl caller, subject string) string { return cl.keys.Tenant(cl.tenant) + subject }
 
-// bindingCache remembers the person each subject was last resolved to (bounded: when full, an
-// arbitrary entry makes room). It only saves a round trip: every use re-checks the binding.
-type bindingCache struct {
-	mu  sync.Mutex
-	m   map[string]domain.PersonID
-	max int
-}
-
-func newBindingCache(max int) *bindingCache {
-	return &bindingCache{m: make(map[string]domain.PersonID, max), max: max}
-}
-
-func (b *bindingCache) get(key string) (domain.PersonID, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.m[key]
-	return p, ok
-}
-
-func (b *bindingCache) put(key string, p domain.PersonID) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.m[key]; !ok && len(b.m) >= b.max {
-		for k := range b.m {
-			delete(b.m, k)
-			break
-		}
-	}
-	b.m[key] = p
-}
 
 // loadRights reads a calling user's standing: active or not, and its group's tenant-wide
 // rights while it is an active normal user.

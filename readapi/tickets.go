@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -134,6 +135,16 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 		bound = dir.QueueBindingCheck(ctx, pipe, cl.tenant, subject, cl.person)
 	}
 	started := w.QueueStart(ctx, pipe, cl.tenant, viewer, step, a.tables)
+	// The first page of an index mostly starts with the tickets it started with last time: read
+	// their cards now, and only those of tickets that are new at its head afterwards.
+	var guess []domain.TicketID
+	var guessed func() ([]string, error)
+	atStart := math.IsInf(cur.score, 1)
+	if atStart {
+		if guess, _ = a.heads.Get(string(idx)); len(guess) > 0 {
+			guessed = dir.QueueTicketCards(ctx, pipe, cl.tenant, guess)
+		}
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return out, err
 	}
@@ -149,14 +160,22 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 	scope := table.Scope()
 	ids := make([]domain.TicketID, 0, step)
 	judged, visible, scanned := 0, 0, 0
-	for {
+	for first := true; ; first = false {
 		ids = ids[:0]
 		for _, e := range entries {
 			ids = append(ids, e.ID)
 		}
-		raw, err := dir.TicketCards(ctx, cl.tenant, ids)
+		var raw []string
+		if first && guessed != nil {
+			raw, err = a.guessedCards(ctx, dir, cl.tenant, ids, guess, guessed)
+		} else {
+			raw, err = dir.TicketCards(ctx, cl.tenant, ids)
+		}
 		if err != nil {
 			return out, err
+		}
+		if first && atStart && !slices.Equal(ids, guess) {
+			a.heads.Put(string(idx), slices.Clone(ids))
 		}
 		cards, known, err := a.cardsOf(ctx, dir, cl.tenant, ids, raw)
 		if err != nil {
@@ -203,6 +222,39 @@ func (a *API) ticketPage(ctx context.Context, cl caller, viewer domain.PersonID,
 			return out, err
 		}
 	}
+}
+
+// guessedCards is TicketCards for ids when the cards of the tickets in guess were read already
+// (guessed answers them): those are taken as read, the others' are read now.
+func (a *API) guessedCards(ctx context.Context, dir *directory.Reader, tenant domain.TenantID, ids, guess []domain.TicketID, guessed func() ([]string, error)) ([]string, error) {
+	got, err := guessed()
+	if err != nil {
+		return nil, err
+	}
+	at := make(map[domain.TicketID]int, len(guess))
+	for i, id := range guess {
+		at[id] = i
+	}
+	raw := make([]string, len(ids))
+	var missing []domain.TicketID
+	var where []int
+	for i, id := range ids {
+		if j, ok := at[id]; ok {
+			raw[i] = got[j]
+		} else {
+			missing, where = append(missing, id), append(where, i)
+		}
+	}
+	if len(missing) > 0 {
+		rest, err := dir.TicketCards(ctx, tenant, missing)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range where {
+			raw[i] = rest[k]
+		}
+	}
+	return raw, nil
 }
 
 // cardsOf parses the cards read for tickets (raw, in the order of ids; known false for a ticket

@@ -208,42 +208,38 @@ func (r *Reader) TicketKeyPrefix(t domain.TenantID) string { return spaceOf(r.ke
 
 // TicketCards reads the cards of several tickets, in the order of ids: "" where there is none.
 func (r *Reader) TicketCards(ctx context.Context, t domain.TenantID, ids []domain.TicketID) ([]string, error) {
-	out := make([]string, len(ids))
 	if len(ids) == 0 {
-		return out, nil
+		return []string{}, nil
 	}
+	pipe := r.rdb.Pipeline()
+	read := r.QueueTicketCards(ctx, pipe, t, ids)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return read()
+}
+
+// QueueTicketCards queues TicketCards' read on pipe, for a reader that has more to read in the
+// same round trip; the function returned answers after the pipeline ran. One MGET, read as
+// strings: no interface value per card.
+func (r *Reader) QueueTicketCards(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, ids []domain.TicketID) func() ([]string, error) {
 	prefix := spaceOf(r.keys, t).ticketCard("")
-	p, ok := r.rdb.(interface {
-		Process(context.Context, redis.Cmder) error
-	})
-	if !ok { // a Cmdable that cannot process a command of its own: MGET as go-redis reads it
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = prefix + string(id)
-		}
-		vals, err := r.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			out[i], _ = v.(string)
-		}
-		return out, nil
-	}
-	// MGET read as strings ("" for a missing key): no interface value per card.
 	args := make([]any, 1, 1+len(ids))
 	args[0] = "mget"
 	for _, id := range ids {
 		args = append(args, prefix+string(id))
 	}
 	cmd := redis.NewStringSliceCmd(ctx, args...)
-	if err := p.Process(ctx, cmd); err != nil {
-		return nil, err
+	_ = pipe.Process(ctx, cmd)
+	return func() ([]string, error) {
+		if err := cmd.Err(); err != nil {
+			return nil, fmt.Errorf("directory: ticket cards: %w", err)
+		}
+		if vals := cmd.Val(); len(vals) == len(ids) {
+			return vals, nil
+		}
+		return nil, fmt.Errorf("directory: ticket cards: %d values for %d tickets", len(cmd.Val()), len(ids))
 	}
-	if vals := cmd.Val(); len(vals) == len(ids) {
-		return vals, nil
-	}
-	return nil, fmt.Errorf("directory: ticket cards: %d values for %d tickets", len(cmd.Val()), len(ids))
 }
 
 // VersionedTicket is a ticket's record with its version, to render a card from.

@@ -7,11 +7,11 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/domain"
+	"github.com/portal-access/backend/internal/boundedmap"
 )
 
 // Reads for the read API: indexes and ticket keys in bulk, one round trip each.
@@ -555,41 +555,27 @@ func (t *TicketTable) Scope() domain.Scope { return t.scope }
 
 // TableCache remembers decoded ticket tables by viewer key, each with the digest of the table it
 // was decoded from; a listing uses an entry only when Redis still holds that digest, read in the
-// same script as the listing's entries, so a changed table is never served from cache. Bounded:
-// when full, an arbitrary entry makes room. A nil *TableCache caches nothing.
-type TableCache struct {
-	mu  sync.Mutex
-	m   map[string]*TicketTable
-	max int
-}
+// same round trip as the listing's entries, so a changed table is never served from cache. A
+// nil *TableCache caches nothing.
+type TableCache struct{ m *boundedmap.Map[string, *TicketTable] }
 
 // NewTableCache returns a cache of at most max tables.
 func NewTableCache(max int) *TableCache {
-	return &TableCache{m: make(map[string]*TicketTable, max), max: max}
+	return &TableCache{m: boundedmap.New[string, *TicketTable](max)}
 }
 
 func (c *TableCache) get(key string) *TicketTable {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[key]
+	t, _ := c.m.Get(key)
+	return t
 }
 
 func (c *TableCache) put(key string, t *TicketTable) {
-	if c == nil || c.max <= 0 {
-		return
+	if c != nil {
+		c.m.Put(key, t)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[key] = t
 }
 
 // Next reads the next count entries.
