@@ -102,7 +102,6 @@ func (a *API) rememberedCaller(c *gin.Context) (cl caller, subject string, ok bo
 
 func bindingKey(cl caller, subject string) string { return cl.keys.Tenant(cl.tenant) + subject }
 
-
 // loadRights reads a calling user's standing: active or not, and its group's tenant-wide
 // rights while it is an active normal user.
 func (a *API) loadRights(ctx context.Context, cl *caller) error {

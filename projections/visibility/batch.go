@@ -557,7 +557,9 @@ func (t *TicketTable) Scope() domain.Scope { return t.scope }
 // was decoded from; a listing uses an entry only when Redis still holds that digest, read in the
 // same round trip as the listing's entries, so a changed table is never served from cache. A
 // nil *TableCache caches nothing.
-type TableCache struct{ m *boundedmap.Map[string, *TicketTable] }
+type TableCache struct {
+	m *boundedmap.Map[string, *TicketTable]
+}
 
 // NewTableCache returns a cache of at most max tables.
 func NewTableCache(max int) *TableCache {
