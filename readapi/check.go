@@ -197,7 +197,7 @@ func (a *API) checkOne(ctx context.Context, cl caller, r CheckRequest, scopes ma
 	refuse := func(why string) (CheckResult, error) { res.Explanation = why; return res, nil }
 	vis := visibility.NewReader(a.rdb, cl.keys)
 	if r.Resource.Type == ResourceTicket {
-		rs, err := vis.TicketReasonsOf(ctx, cl.tenant, r.Viewer, domain.TicketID(r.Resource.ID))
+		rs, err := vis.TicketReasonsCached(ctx, cl.tenant, r.Viewer, domain.TicketID(r.Resource.ID), a.tables)
 		switch {
 		case errors.Is(err, visibility.ErrNoTable):
 			if r.Viewer == cl.person {
