@@ -171,16 +171,8 @@ func Apply(tx *projections.Tx, e projections.Event) (err error) {
 	}
 	entry := Entry{Envelope: e.Envelope, Payload: payload, Stream: e.Stream, Revision: e.Revision,
 		Position: e.Position, Subjects: subjects, Companies: companies}
-	// json.Marshal(entry)'s bytes, written by hand (see appendEntry); sized for the envelope's
-	// keys and usual values, the payload and the ids.
-	size := 420 + len(payload) + len(e.Envelope.Reason) + len(e.Stream)
-	for _, s := range subjects {
-		size += len(s) + 3
-	}
-	for _, c := range companies {
-		size += len(c) + 3
-	}
-	data, err := appendEntry(make([]byte, 0, size), &entry)
+	// json.Marshal(entry)'s bytes, written by hand (see appendEntry).
+	data, err := appendEntry(make([]byte, 0, entrySize(&entry)), &entry)
 	if err != nil {
 		return fmt.Errorf("audit: entry of %s: %w", e.Envelope.Type, err)
 	}

@@ -76,6 +76,27 @@ func appendEntry(b []byte, e *Entry) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// entryOverhead bounds what appendEntry writes besides the strings' bytes and the payload:
+// the keys and punctuation (254 bytes), the quotes around the ten strings, the UUID, the
+// time (at most 35 bytes), four numbers of at most 20 characters, null or [] for the lists and
+// null for a nil payload.
+const entryOverhead = 254 + 10*2 + 38 + 35 + 4*20 + 2*4 + 4
+
+// entrySize is what appendEntry writes for e when no string needs escaping: a buffer of this
+// capacity never grows for the entries the log holds (escapes are rare).
+func entrySize(e *Entry) int {
+	env := &e.Envelope
+	n := entryOverhead + len(e.Payload) + len(env.Type) + len(env.Tenant) + len(env.Actor.Kind) + len(env.Actor.ID) +
+		len(env.ActorCompany) + len(env.CorrelationID) + len(env.CausationID) + len(env.Command) + len(env.Reason) + len(e.Stream)
+	for _, s := range e.Subjects {
+		n += len(s) + 3 // quotes and comma
+	}
+	for _, s := range e.Companies {
+		n += len(s) + 3
+	}
+	return n
+}
+
 // appendUUID writes a UUID as its MarshalText does (the canonical lower-case form), quoted.
 func appendUUID(b []byte, u uuid.UUID) []byte {
 	b = append(b, '"')

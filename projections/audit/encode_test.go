@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -163,6 +164,40 @@ func TestAppendEntryKnowsEveryField(t *testing.T) {
 			if typ.Implements(m) || reflect.PointerTo(typ).Implements(m) {
 				t.Errorf("%s is a %s, which appendEntry does not call", typ, m)
 			}
+		}
+	}
+}
+
+// entrySize is enough for any entry without escapes (so Apply's buffer never grows for them),
+// with every optional field set and the widest numbers and time.
+func TestEntrySizeBoundsTheEntry(t *testing.T) {
+	reg := eventschema.MustPortal()
+	r := rand.New(rand.NewPCG(11, 12))
+	events, err := RandEvents(r, reg, 10*len(reg.Types()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := func() string { return fmt.Sprint("id-", r.IntN(1000)) }
+	for i, ev := range events {
+		payload, err := json.Marshal(ev.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := ev.Envelope
+		env.Type, env.Tenant, env.Actor, env.ActorCompany, env.CorrelationID, env.CausationID, env.Command, env.Reason =
+			plain(), plain(), eventschema.UserActor(plain()), plain(), plain(), plain(), plain(), plain()
+		env.SchemaVersion, env.OccurredAt = -1<<63, time.Date(2024, 1, 2, 3, 4, 5, 6, time.FixedZone("", -3600))
+		e := Entry{Envelope: env, Payload: payload, Stream: plain(), Revision: 1<<64 - 1,
+			Position: eventstore.Position{Commit: 1<<64 - 1, Prepare: 1<<64 - 1}, Subjects: []string{plain(), plain()}, Companies: []string{plain()}}
+		if i%2 == 0 {
+			e.Subjects, e.Companies, e.Payload = nil, nil, nil
+		}
+		got, err := appendEntry(nil, &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > entrySize(&e) {
+			t.Fatalf("%d bytes, entrySize %d: %s", len(got), entrySize(&e), got)
 		}
 	}
 }
