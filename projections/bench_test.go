@@ -39,6 +39,7 @@ import (
 	"github.com/portal-access/backend/internal/testkit"
 	"github.com/portal-access/backend/internal/testkit/world"
 	"github.com/portal-access/backend/projections"
+	"github.com/portal-access/backend/projections/audit"
 	"github.com/portal-access/backend/projections/directory"
 	"github.com/portal-access/backend/projections/visibility"
 )
@@ -375,6 +376,7 @@ func BenchmarkRebuild(b *testing.B) {
 		{"read-models=app.ReadModels(" + strings.Join(appNames, "+") + ")", appModels},
 		{"read-models=visibility", only(vis)},
 		{"read-models=directory", only(dir)},
+		{"read-models=audit", only(func() projections.Projection { return audit.Projection{Registry: reg} })},
 	}
 	// Reading and decoding first: they also give the store's compactions after the appends
 	// time to settle before the rebuilds are timed.

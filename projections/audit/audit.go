@@ -171,7 +171,8 @@ func Apply(tx *projections.Tx, e projections.Event) (err error) {
 	}
 	entry := Entry{Envelope: e.Envelope, Payload: payload, Stream: e.Stream, Revision: e.Revision,
 		Position: e.Position, Subjects: subjects, Companies: companies}
-	data, err := json.Marshal(entry)
+	// json.Marshal(entry)'s bytes, written by hand (see appendEntry).
+	data, err := appendEntry(make([]byte, 0, entrySize(&entry)), &entry)
 	if err != nil {
 		return fmt.Errorf("audit: entry of %s: %w", e.Envelope.Type, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/portal-access/backend/domain"
 )
@@ -33,6 +34,10 @@ var untypedIDs = map[string]bool{"holder": true, "responsible": true}
 // plus holder and responsible — as subjects, and the subset that are companies (fields of type
 // CompanyID, and holder when the payload's level is "company"). Both are sorted, without
 // duplicates or empty ids. payload is a payload struct or a pointer to one.
+//
+// Where the ids are depends on the payload's type alone, so each type is read by a plan built
+// once (see planOf) rather than by a walk over every field, tag and value on each call: a
+// rebuild calls Refs for every event of the log.
 func Refs(payload any) (subjects, companies []string) {
 	v := reflect.ValueOf(payload)
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
@@ -42,7 +47,9 @@ func Refs(payload any) (subjects, companies []string) {
 		v = v.Elem()
 	}
 	var r refs
-	r.walk(v)
+	if v.IsValid() {
+		planOf(v.Type()).run(&r, v)
+	}
 	return compact(r.subjects), compact(r.companies)
 }
 
@@ -58,60 +65,165 @@ func (r *refs) add(id string, company bool) {
 	}
 }
 
-func (r *refs) walk(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			r.walk(v.Elem())
-		}
-	case reflect.String:
-		if idTypes[v.Type()] {
-			r.add(v.String(), v.Type() == companyType)
-		}
-	case reflect.Slice, reflect.Array:
-		for i := range v.Len() {
-			r.walk(v.Index(i))
-		}
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			r.walk(it.Key())
-			r.walk(it.Value())
-		}
-	case reflect.Struct:
-		r.walkStruct(v)
+// A plan adds the ids a value of one type names. walk is nil when no value of the type names
+// any (strings of other types, numbers, time.Time, structs of those…), so a plan skips such
+// fields without looking at them.
+type plan struct {
+	walk func(r *refs, v reflect.Value)
+	done bool // compiled: until then (a recursive type) walk may still be set
+}
+
+func (p *plan) run(r *refs, v reflect.Value) {
+	if p.walk != nil {
+		p.walk(r, v)
 	}
 }
 
-func (r *refs) walkStruct(v reflect.Value) {
-	t := v.Type()
-	companyHolder := false
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() && jsonName(f) == "level" && v.Field(i).Kind() == reflect.String {
-			companyHolder = v.Field(i).String() == string(domain.LevelCompany)
-		}
+// empty reports whether the plan is known to find nothing.
+func (p *plan) empty() bool { return p.done && p.walk == nil }
+
+var plans sync.Map // reflect.Type → *plan
+
+// planOf is the plan of type t, compiled on first use.
+func planOf(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
 	}
+	p, _ := plans.LoadOrStore(t, compile(t, map[reflect.Type]*plan{}))
+	return p.(*plan)
+}
+
+// compile builds the plan of t. A type met again while it is compiled (a recursive type) gets
+// its own unfinished plan, which the finished one fills in.
+func compile(t reflect.Type, compiling map[reflect.Type]*plan) *plan {
+	if p, ok := compiling[t]; ok {
+		return p
+	}
+	p := &plan{}
+	compiling[t] = p
+	p.walk = compileWalk(t, compiling)
+	p.done = true
+	return p
+}
+
+// compileWalk is what the reflection walk did with a value of type t, with the decisions that
+// depend on t alone taken once: which kinds hold ids, which fields matter, their JSON names.
+func compileWalk(t reflect.Type, compiling map[reflect.Type]*plan) func(r *refs, v reflect.Value) {
+	switch t.Kind() {
+	case reflect.String:
+		if !idTypes[t] {
+			return nil
+		}
+		company := t == companyType
+		return func(r *refs, v reflect.Value) { r.add(v.String(), company) }
+	case reflect.Pointer:
+		elem := compile(t.Elem(), compiling)
+		if elem.empty() {
+			return nil
+		}
+		return func(r *refs, v reflect.Value) {
+			if !v.IsNil() {
+				elem.run(r, v.Elem())
+			}
+		}
+	case reflect.Interface: // whatever it holds: its dynamic type's plan
+		return func(r *refs, v reflect.Value) {
+			if !v.IsNil() {
+				e := v.Elem()
+				planOf(e.Type()).run(r, e)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		elem := compile(t.Elem(), compiling)
+		if elem.empty() {
+			return nil
+		}
+		return func(r *refs, v reflect.Value) {
+			for i := range v.Len() {
+				elem.run(r, v.Index(i))
+			}
+		}
+	case reflect.Map:
+		key, elem := compile(t.Key(), compiling), compile(t.Elem(), compiling)
+		if key.empty() && elem.empty() {
+			return nil
+		}
+		return func(r *refs, v reflect.Value) {
+			for it := v.MapRange(); it.Next(); {
+				key.run(r, it.Key())
+				elem.run(r, it.Value())
+			}
+		}
+	case reflect.Struct:
+		return compileStruct(t, compiling)
+	}
+	return nil
+}
+
+// A fieldStep reads one field of a struct.
+type fieldStep struct {
+	index int
+	kind  stepKind
+	sub   *plan // stepPlan
+}
+
+type stepKind uint8
+
+const (
+	stepPlan    stepKind = iota + 1 // the field's own plan
+	stepUntyped                     // a plain string of untypedIDs
+	stepHolder                      // holder as a plain string: a company when level is "company"
+	stepStrings                     // a slice of plain strings of untypedIDs (responsible)
+)
+
+func compileStruct(t reflect.Type, compiling map[reflect.Type]*plan) func(r *refs, v reflect.Value) {
+	level := -1 // the last exported string field named "level"
+	var steps []fieldStep
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := jsonName(f)
+		if f.IsExported() && name == "level" && f.Type.Kind() == reflect.String {
+			level = i
+		}
 		if !f.IsExported() || name == "-" {
 			continue
 		}
-		fv := v.Field(i)
 		if untypedIDs[name] && !idTypes[f.Type] {
-			switch fv.Kind() {
-			case reflect.String:
-				r.add(fv.String(), name == "holder" && companyHolder)
+			switch {
+			case f.Type.Kind() == reflect.String && name == "holder":
+				steps = append(steps, fieldStep{index: i, kind: stepHolder})
 				continue
-			case reflect.Slice:
-				if fv.Type().Elem().Kind() == reflect.String && !idTypes[fv.Type().Elem()] {
-					for j := range fv.Len() {
-						r.add(fv.Index(j).String(), false)
-					}
-					continue
+			case f.Type.Kind() == reflect.String:
+				steps = append(steps, fieldStep{index: i, kind: stepUntyped})
+				continue
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String && !idTypes[f.Type.Elem()]:
+				steps = append(steps, fieldStep{index: i, kind: stepStrings})
+				continue
+			}
+		}
+		if sub := compile(f.Type, compiling); !sub.empty() {
+			steps = append(steps, fieldStep{index: i, kind: stepPlan, sub: sub})
+		}
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	return func(r *refs, v reflect.Value) {
+		for _, s := range steps {
+			fv := v.Field(s.index)
+			switch s.kind {
+			case stepPlan:
+				s.sub.run(r, fv)
+			case stepUntyped:
+				r.add(fv.String(), false)
+			case stepHolder:
+				r.add(fv.String(), level >= 0 && v.Field(level).String() == string(domain.LevelCompany))
+			case stepStrings:
+				for j := range fv.Len() {
+					r.add(fv.Index(j).String(), false)
 				}
 			}
 		}
-		r.walk(fv)
 	}
 }
 
