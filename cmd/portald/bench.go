@@ -92,7 +92,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	if strings.TrimSpace(*redisURL) == "" {
 		return usageErr("bench: --redis is required: the memory figures need a real Redis (INFO memory, MEMORY USAGE), which the in-process store does not have")
 	}
-	opts, err := redis.ParseURL(*redisURL)
+	opts, err := app.ParseRedisURL(*redisURL)
 	if err != nil {
 		return usageErr("bench: bad --redis: %v", err)
 	}

@@ -32,7 +32,7 @@ func rebuild(args []string, stdout, stderr io.Writer) error {
 	if *redisURL == "" {
 		return &exitError{code: 2, err: errors.New("rebuild needs the Redis that holds the read models (--redis or PORTAL_REDIS); the in-process store of 'serve' is rebuilt at every start")}
 	}
-	opts, err := redis.ParseURL(*redisURL)
+	opts, err := app.ParseRedisURL(*redisURL)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("bad --redis: %w", err)}
 	}

@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		redisURL = "redis://" + a.miniRed.Addr()
 		cfg.Logger.Info("in-process read-model store (Redis-compatible) started; read models are rebuilt from the log at start", "addr", a.miniRed.Addr())
 	}
-	opts, err := redis.ParseURL(redisURL)
+	opts, err := ParseRedisURL(redisURL)
 	if err != nil {
 		return a, fmt.Errorf("bad redis URL: %w", err)
 	}

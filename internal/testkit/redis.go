@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portal-access/backend/internal/app"
 )
 
 // RedisAddr is the real Redis the tests use (PORTAL_TEST_REDIS overrides 127.0.0.1:6379).
@@ -27,7 +29,8 @@ func RedisAddr() string {
 // under it is deleted when the test ends. A test fails — never skips — when Redis is down.
 func Redis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	// The protocol the service speaks (app.RedisProtocol).
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(), Protocol: app.RedisProtocol})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
