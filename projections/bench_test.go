@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -656,6 +657,12 @@ type lagSample struct {
 // applied it), waited for beside the client so that a slow projection does not slow the
 // load. Run with -benchtime 3000x for 3 s of load at 1,000/s.
 func BenchmarkAcceptedToVisibleLag(b *testing.B) {
+	// The service's runtime settings (its GC target), as serve sets them; the test binary's
+	// own are back after the benchmark.
+	gc := debug.SetGCPercent(100)
+	debug.SetGCPercent(gc)
+	defer debug.SetGCPercent(gc)
+	b.Logf("GC target %d, as the service runs", app.TuneRuntime())
 	visDir := func(store projections.Source, reg *eventschema.Registry) projections.Factory {
 		return func() []projections.Projection {
 			return []projections.Projection{visibility.New(store, reg), directory.New()}

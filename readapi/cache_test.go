@@ -11,6 +11,7 @@ import (
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/internal/testkit"
 	"github.com/portal-access/backend/internal/testkit/world"
+	"github.com/portal-access/backend/readapi"
 )
 
 // TestListingsFollowEveryChangeWithWarmCaches grows random worlds step by step on one running
@@ -26,7 +27,7 @@ func TestListingsFollowEveryChangeWithWarmCaches(t *testing.T) {
 		ctx := context.Background()
 		subjects := map[string]bool{}
 		var prev *world.World
-		lists := 0
+		lists, checks := 0, 0
 		for _, size := range []int{40, 80, 120, 160} {
 			w := world.Generate(seed*7919, size)
 			from := 0
@@ -62,6 +63,12 @@ func TestListingsFollowEveryChangeWithWarmCaches(t *testing.T) {
 			}
 			tok := svc.ServiceToken(w.Tenant, "warm-caches", string(domain.PermViewersRead))
 			for _, v := range w.People {
+				// Single ticket checks on the viewer's behalf first (a table cached before the
+				// growth must not answer them), then the listing.
+				for _, id := range w.TicketIDs {
+					checks++
+					checkTicket(t, svc, w, tok, v, id, d.ScopeOf(v).HasTable, d.TicketReasons(domain.User(v), w.Tickets[id].View()))
+				}
 				if d.ScopeOf(v).HasTable {
 					compareItems(t, w, v, "tickets (on behalf)", listAll(t, svc, "/v1/viewers/"+string(v)+"/tickets", tok), wantOf(v))
 					lists++
@@ -81,6 +88,10 @@ func TestListingsFollowEveryChangeWithWarmCaches(t *testing.T) {
 				userTok := svc.Token(w.Tenant, sub)
 				for range 2 {
 					if bound && d.ScopeOf(p.ID).HasTable {
+						for _, id := range w.TicketIDs[max(0, len(w.TicketIDs)-10):] {
+							checks++
+							checkTicket(t, svc, w, userTok, "", id, true, d.TicketReasons(domain.User(p.ID), w.Tickets[id].View()))
+						}
 						compareItems(t, w, p.ID, "tickets (as "+sub+")", listAll(t, svc, "/v1/me/tickets", userTok), wantOf(p.ID))
 						lists++
 						continue
@@ -89,10 +100,42 @@ func TestListingsFollowEveryChangeWithWarmCaches(t *testing.T) {
 					if r.Status != http.StatusForbidden {
 						t.Fatalf("seed %d, %d commands: subject %s (bound %v) lists its tickets: %s", w.Seed, size, sub, bound, r)
 					}
+					if len(w.TicketIDs) > 0 {
+						r = svc.Do("POST", "/v1/check", userTok, map[string]any{"resource": map[string]any{"type": "ticket", "id": w.TicketIDs[0]}})
+						if r.Status != http.StatusForbidden {
+							t.Fatalf("seed %d, %d commands: subject %s (bound %v) checks a ticket: %s", w.Seed, size, sub, bound, r)
+						}
+					}
 				}
 			}
 		}
-		t.Logf("seed %d: %d listings equal to the reference as the world grew", seed, lists)
+		t.Logf("seed %d: %d listings and %d checks equal to the reference as the world grew", seed, lists, checks)
+	}
+}
+
+// checkTicket asks POST /v1/check whether viewer ("": the caller itself) may read ticket id and
+// compares the answer with the reference: allowed exactly when want holds reasons, with them;
+// refused with an explanation when the viewer has no table.
+func checkTicket(t *testing.T, svc *testkit.Service, w *world.World, tok string, viewer domain.PersonID, id domain.TicketID, hasTable bool, want []domain.TicketReason) {
+	t.Helper()
+	body := map[string]any{"resource": map[string]any{"type": "ticket", "id": id}}
+	if viewer != "" {
+		body["viewer"] = viewer
+	}
+	r := svc.Do("POST", "/v1/check", tok, body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("seed %d: check %s for %q: %s", w.Seed, id, viewer, r)
+	}
+	var got struct {
+		Allowed     bool            `json:"allowed"`
+		Reasons     json.RawMessage `json:"reasons"`
+		Explanation string          `json:"explanation"`
+	}
+	if err := json.Unmarshal(r.Raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Allowed != (len(want) > 0) || reasonsJSON(got.Reasons) != reasonsJSON(want) || (!got.Allowed && got.Explanation == "") || (!hasTable && got.Allowed) {
+		t.Fatalf("seed %d: check %s for %q: %s, reference %v (table %v)", w.Seed, id, viewer, r.Raw, want, hasTable)
 	}
 }
 
@@ -111,6 +154,8 @@ func TestARememberedSubjectIsRefusedOnceItsPersonRebinds(t *testing.T) {
 	p.do(200, "POST", "/v1/invitations/accept", newTok, map[string]any{"token": inv.ID("invitation_token")})
 	for range 3 {
 		expect(t, p.get("/v1/me/tickets", p.tok["aBasic"]), 403, "unknown-identity")
+		expect(t, p.svc.DoWith("POST", "/v1/check", p.tok["aBasic"], map[string]any{"resource": map[string]any{"type": "ticket", "id": p.t1}},
+			map[string]string{readapi.MinPositionHeader: p.last.Header.Get("X-Log-Position")}), 403, "unknown-identity")
 	}
 	if got := listed(t, p.get("/v1/me/tickets", newTok)); got[p.t1] == "" {
 		t.Fatalf("after the new acceptance aBasic does not list %s: %v", p.t1, got)

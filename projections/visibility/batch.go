@@ -154,12 +154,23 @@ func (r *Reader) TicketReasonsOf(ctx context.Context, t domain.TenantID, viewer 
 // TicketReasonsCached is TicketReasonsOf for a caller that checks the same viewers again and
 // again (the read API's check): the viewer's ticket table comes from cache while the digest
 // Redis holds beside it is the cached table's, so a check reads two small hashes in one round
-// trip (no script); a viewer not cached, or whose table changed, has its table read in full in
-// that round trip and cached.
+// trip (no script); a viewer not cached has its table read in full in that round trip and
+// cached.
 func (r *Reader) TicketReasonsCached(ctx context.Context, t domain.TenantID, viewer domain.PersonID, ticket domain.TicketID, cache *TableCache) ([]domain.TicketReason, error) {
+	pipe := r.rdb.Pipeline()
+	judge := r.QueueTicketReasons(ctx, pipe, t, viewer, ticket, cache)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return judge()
+}
+
+// QueueTicketReasons queues TicketReasonsCached's reads on pipe, for a caller that has more to
+// read in the same round trip; the function returned judges after the pipeline ran (with one
+// more round trip when the cached table turned out stale).
+func (r *Reader) QueueTicketReasons(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, viewer domain.PersonID, ticket domain.TicketID, cache *TableCache) func() ([]domain.TicketReason, error) {
 	P := r.keys.Tenant(t) + "vis:"
 	v := P + "v:" + string(viewer)
-	pipe := r.rdb.Pipeline()
 	meta := pipe.HMGet(ctx, v, "unrestricted", "tdigest")
 	cached := cache.get(v)
 	var read func() (*TicketTable, error)
@@ -167,41 +178,40 @@ func (r *Reader) TicketReasonsCached(ctx context.Context, t domain.TenantID, vie
 		read = queueTicketTable(ctx, pipe, v, viewer)
 	}
 	keys := pipe.HMGet(ctx, P+"t:"+string(ticket), "company", "site", "reporter", "contractor", "technician")
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	vals, err := meta.Result()
-	if err != nil {
-		return nil, err
-	}
-	if len(vals) != 2 || vals[0] == nil {
-		return nil, ErrNoTable
-	}
-	digest, _ := vals[1].(string)
-	table := cached
-	switch {
-	case table != nil && digest != "" && digest == table.digest:
-	case read != nil:
-		if table, err = read(); err != nil {
+	return func() ([]domain.TicketReason, error) {
+		vals, err := meta.Result()
+		if err != nil {
 			return nil, err
 		}
-		if table.digest == digest {
-			cache.put(v, table)
+		if len(vals) != 2 || vals[0] == nil {
+			return nil, ErrNoTable
 		}
-	default: // the cached table is stale: judge the one ticket as without a cache
-		return r.TicketReasonsOf(ctx, t, viewer, ticket)
+		digest, _ := vals[1].(string)
+		table := cached
+		switch {
+		case table != nil && digest != "" && digest == table.digest:
+		case read != nil:
+			if table, err = read(); err != nil {
+				return nil, err
+			}
+			if table.digest == digest {
+				cache.put(v, table)
+			}
+		default: // the cached table is stale: judge the one ticket as without a cache
+			return r.TicketReasonsOf(ctx, t, viewer, ticket)
+		}
+		f, err := keys.Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(f) != 5 || f[0] == nil {
+			return nil, ErrNoSuchTicket
+		}
+		str := func(i int) string { s, _ := f[i].(string); return s }
+		view := domain.TicketView{Company: domain.CompanyID(str(0)), Site: domain.SiteID(str(1)), Reporter: domain.PersonID(str(2)),
+			Contractor: domain.CompanyID(str(3)), Technician: domain.PersonID(str(4))}
+		return table.scope.TicketReasons(view), nil
 	}
-	f, err := keys.Result()
-	if err != nil {
-		return nil, err
-	}
-	str := func(i int) string { s, _ := f[i].(string); return s }
-	if len(f) != 5 || f[0] == nil {
-		return nil, ErrNoSuchTicket
-	}
-	view := domain.TicketView{Company: domain.CompanyID(str(0)), Site: domain.SiteID(str(1)), Reporter: domain.PersonID(str(2)),
-		Contractor: domain.CompanyID(str(3)), Technician: domain.PersonID(str(4))}
-	return table.scope.TicketReasons(view), nil
 }
 
 // ViewersWithGrounds lists, sorted, the viewers that may see a ticket with these keys: those with
