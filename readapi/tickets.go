@@ -106,9 +106,11 @@ var errBindingChanged = errors.New("readapi: the caller's binding changed")
 const walkShare = 8
 
 // ticketPage fills a page by walking an index newest first in Go, judging each ticket from the
-// viewer's table and the ticket's card (cards.go, read anyway, to be shown): one round trip for
-// the table and the first entries, one MGET of cards per batch, without a script. A viewer who
-// sees a small share of the tenant's tickets gets the rest of the page from mergedTicketPage.
+// viewer's table and the ticket's card (cards.go, read anyway, to be shown), without a script:
+// the first round trip reads the table's digest (the table itself only when the cached one is
+// stale), the first entries and the cards of the tickets the index's first page started with
+// last time; later ones read the cards the first did not have, then one MGET per batch. A viewer
+// who sees a small share of the tenant's tickets gets the rest of the page from mergedTicketPage.
 //
 // With a subject, cl.person is the person the subject was last resolved to, unconfirmed: the
 // first round trip also confirms the binding (errBindingChanged when it no longer holds, before
