@@ -595,6 +595,7 @@ type TicketTable struct {
 	Unrestricted bool
 	digest       string
 	scope        domain.Scope
+	grounds      int // entries read: its size
 }
 
 func newTicketTable(viewer domain.PersonID, unrestricted bool, companies, sites map[string]string, contractors []string) *TicketTable {
@@ -610,7 +611,8 @@ func newTicketTable(viewer domain.PersonID, unrestricted bool, companies, sites 
 	for site, rs := range sites {
 		decodeSite(&s, domain.SiteID(site), rs)
 	}
-	return &TicketTable{Unrestricted: unrestricted, digest: TicketDigest(unrestricted, companies, sites, contractors), scope: s}
+	return &TicketTable{Unrestricted: unrestricted, digest: TicketDigest(unrestricted, companies, sites, contractors), scope: s,
+		grounds: len(companies) + len(sites) + len(contractors)}
 }
 
 // Scope is the viewer's ticket scope. It is shared: read it, never change it.
@@ -637,8 +639,13 @@ func (c *TableCache) get(key string) *TicketTable {
 	return t
 }
 
+// maxCachedGrounds bounds the tables a TableCache keeps by their size (company and site grounds
+// and contractors), so that the cache's memory stays bounded by its count: a viewer with more is
+// read each time, as without a cache.
+const maxCachedGrounds = 512
+
 func (c *TableCache) put(key string, t *TicketTable) {
-	if c != nil {
+	if c != nil && t.grounds <= maxCachedGrounds {
 		c.m.Put(key, t)
 	}
 }
