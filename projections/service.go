@@ -120,6 +120,11 @@ func (s *Service) Serving() error {
 	return ErrRebuilding
 }
 
+// Epoch counts the times the service started (re)building its read models: at start, after a
+// generation switch, after they vanished. A reader that saw the same epoch before and after its
+// reads read one build of them.
+func (s *Service) Epoch() uint64 { return uint64(s.epoch.Load()) }
+
 // headSource is a store that tells the log's head (the eventstore client does).
 type headSource interface {
 	LastPosition(ctx context.Context) (eventstore.Position, error)

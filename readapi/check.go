@@ -260,7 +260,7 @@ func (a *API) quickTicketCheck(c *gin.Context, body CheckBody) bool {
 	case err == nil:
 		res = grant(res, rs, explainNone)
 	}
-	if err == nil && !res.Allowed && present.Err() == nil && present.Val() == 0 {
+	if err == nil && !res.Allowed && (a.rebuiltSince(c) || present.Err() == nil && present.Val() == 0) {
 		err = errRebuilding // a refusal read from read models that vanished would be wrong
 	}
 	if err != nil {

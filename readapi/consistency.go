@@ -40,6 +40,9 @@ func ParsePosition(s string) (eventstore.Position, error) {
 // shows what was revoked.
 func (a *API) consistent() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if m, ok := a.models.(epocher); ok {
+			c.Set(epochKey, m.Epoch())
+		}
 		if err := a.models.Serving(); err != nil {
 			c.Header("Retry-After", "1")
 			problem.Write(c, problem.New(http.StatusServiceUnavailable, "read-models-rebuilding",

@@ -269,7 +269,34 @@ func unreachable(err error) bool {
 // missing: a flush, or a Redis restarted empty) — checked before answering a refusal or a
 // negative check, which is what vanished read models would otherwise produce until the
 // projections notice and rebuild.
+//
+// The models being rebuilt count as vanished too, and so does a rebuild begun since the request
+// started (its epoch changed): after a flush the service re-creates the active generation's key
+// before the models are back, so a read made meanwhile finds the key and still reads nothing.
 func (a *API) vanished(c *gin.Context) bool {
+	if a.rebuiltSince(c) {
+		return true
+	}
 	n, err := a.rdb.Exists(c.Request.Context(), projections.ActiveKey(a.models.Keys().Prefix)).Result()
 	return err == nil && n == 0
 }
+
+// rebuiltSince tells whether the read models are being rebuilt, or a rebuild began since the
+// request started (their epoch changed): what the request read may be the empty models.
+func (a *API) rebuiltSince(c *gin.Context) bool {
+	if a.models.Serving() != nil {
+		return true
+	}
+	if m, ok := a.models.(epocher); ok {
+		if start, seen := c.Get(epochKey); seen && start != m.Epoch() {
+			return true
+		}
+	}
+	return false
+}
+
+// epocher is Models that count their (re)builds (projections.Service does).
+type epocher interface{ Epoch() uint64 }
+
+// epochKey holds, in a request's context, the models' epoch when it started.
+const epochKey = "readapi.epoch"

@@ -115,6 +115,27 @@ func TestRedisFlushedWhileServing(t *testing.T) {
 	for i := range 30 {
 		last = svc.Must(201, svc.Do("POST", "/v1/companies", tn.AdminToken, map[string]any{"name": fmt.Sprintf("Company %02d", i), "kind": "customer"}))
 	}
+	// A ticket the admin sees, checked as the admin itself and by a service on its behalf: both
+	// are single ticket checks, answered from cached tables and a remembered binding.
+	co := svc.Must(201, svc.Do("POST", "/v1/companies", tn.AdminToken, map[string]any{"name": "Ticketed", "kind": "customer"})).ID("company_id")
+	site := svc.Must(201, svc.Do("POST", "/v1/companies/"+co+"/sites", tn.AdminToken, map[string]any{"name": "S1"})).ID("site_id")
+	last = svc.Must(201, svc.Do("POST", "/v1/tickets", tn.AdminToken, map[string]any{"site": site, "type": "incident", "title": "Leak"}))
+	ticket := last.ID("ticket_id")
+	svcTok := svc.ServiceToken(tn.ID, "portal-backend", "viewers:read")
+	checks := map[string]struct {
+		token string
+		body  map[string]any
+	}{
+		"the admin itself":        {tn.AdminToken, map[string]any{"resource": map[string]any{"type": "ticket", "id": ticket}}},
+		"a service on its behalf": {svcTok, map[string]any{"viewer": tn.Admin, "resource": map[string]any{"type": "ticket", "id": ticket}}},
+	}
+	for who, ck := range checks {
+		for range 2 { // the second answer comes from what the first cached
+			if got := svc.Must(200, svc.Read("POST", "/v1/check", ck.token, ck.body, last)); got.Body["allowed"] != true {
+				t.Fatalf("check as %s before the flush: %s", who, got)
+			}
+		}
+	}
 	before := svc.Must(200, svc.Read("GET", "/v1/me/companies?limit=200", tn.AdminToken, nil, last))
 	rdb := redis.NewClient(&redis.Options{Addr: rd.addr})
 	defer rdb.Close()
@@ -126,6 +147,12 @@ func TestRedisFlushedWhileServing(t *testing.T) {
 	rebuilding := 0
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		for who, ck := range checks {
+			got := svc.Do("POST", "/v1/check", ck.token, ck.body)
+			if (got.Status != 503 || got.Code() != "read-models-rebuilding") && (got.Status != 200 || got.Body["allowed"] != true) {
+				t.Fatalf("a check as %s after the flush answered wrongly: %s", who, got)
+			}
+		}
 		got := svc.Do("GET", "/v1/me/companies?limit=200", tn.AdminToken, nil)
 		if got.Status == 503 && got.Code() == "read-models-rebuilding" {
 			rebuilding++
