@@ -187,18 +187,9 @@ func (r *Reader) QueueTicketReasons(ctx context.Context, pipe redis.Pipeliner, t
 			return nil, ErrNoTable
 		}
 		digest, _ := vals[1].(string)
-		table := cached
-		switch {
-		case table != nil && digest != "" && digest == table.digest:
-		case read != nil:
-			if table, err = read(); err != nil {
-				return nil, err
-			}
-			if table.digest == digest {
-				cache.put(v, table)
-			}
-		default: // the cached table is stale: judge the one ticket as without a cache
-			return r.TicketReasonsOf(ctx, t, viewer, ticket)
+		table, err := r.tableFor(ctx, v, viewer, digest, cached, read, cache)
+		if err != nil {
+			return nil, err
 		}
 		f, err := keys.Result()
 		if err != nil {
@@ -548,27 +539,39 @@ func (w *Walk) QueueStart(ctx context.Context, pipe redis.Pipeliner, t domain.Te
 			return nil, nil, ErrNoTable
 		}
 		digest, _ := vals[1].(string)
-		table := cached
-		if table == nil || digest == "" || digest != table.digest {
-			if read == nil { // the cached table is stale: read it now
-				p := w.r.rdb.Pipeline()
-				read = queueTicketTable(ctx, p, v, viewer)
-				if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-					return nil, nil, err
-				}
-			}
-			if table, err = read(); err != nil {
-				return nil, nil, err
-			}
-			// Cached only under the digest of what was read, and only when Redis held that
-			// digest too (a change between the reads leaves the next listing to read again).
-			if table.digest == digest {
-				cache.put(v, table)
-			}
+		table, err := w.r.tableFor(ctx, v, viewer, digest, cached, read, cache)
+		if err != nil {
+			return nil, nil, err
 		}
 		entries, err := w.pending()
 		return table, entries, err
 	}
+}
+
+// tableFor is the viewer's ticket table (v is its key) once a round trip read the digest Redis
+// holds beside it: the cached table when that is the digest it was decoded from; else the table
+// that round trip read (read), or, when it relied on a cached table that turned out stale, the
+// table read now. A table read is cached only under the digest of its content, and only when
+// Redis held that digest too (a change between the reads leaves the next reader to read again).
+func (r *Reader) tableFor(ctx context.Context, v string, viewer domain.PersonID, digest string, cached *TicketTable, read func() (*TicketTable, error), cache *TableCache) (*TicketTable, error) {
+	if cached != nil && digest != "" && digest == cached.digest {
+		return cached, nil
+	}
+	if read == nil {
+		p := r.rdb.Pipeline()
+		read = queueTicketTable(ctx, p, v, viewer)
+		if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+	}
+	table, err := read()
+	if err != nil {
+		return nil, err
+	}
+	if table.digest == digest {
+		cache.put(v, table)
+	}
+	return table, nil
 }
 
 // queueTicketTable queues the reads of a viewer's ticket table (v is its key); the function
