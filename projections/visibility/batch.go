@@ -170,24 +170,10 @@ func (r *Reader) TicketReasonsCached(ctx context.Context, t domain.TenantID, vie
 // more round trip when the cached table turned out stale).
 func (r *Reader) QueueTicketReasons(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, viewer domain.PersonID, ticket domain.TicketID, cache *TableCache) func() ([]domain.TicketReason, error) {
 	P := r.keys.Tenant(t) + "vis:"
-	v := P + "v:" + string(viewer)
-	meta := pipe.HMGet(ctx, v, "unrestricted", "tdigest")
-	cached := cache.get(v)
-	var read func() (*TicketTable, error)
-	if cached == nil {
-		read = queueTicketTable(ctx, pipe, v, viewer)
-	}
+	tableOf := r.queueCachedTable(ctx, pipe, P+"v:"+string(viewer), viewer, cache)
 	keys := pipe.HMGet(ctx, P+"t:"+string(ticket), "company", "site", "reporter", "contractor", "technician")
 	return func() ([]domain.TicketReason, error) {
-		vals, err := meta.Result()
-		if err != nil {
-			return nil, err
-		}
-		if len(vals) != 2 || vals[0] == nil {
-			return nil, ErrNoTable
-		}
-		digest, _ := vals[1].(string)
-		table, err := r.tableFor(ctx, v, viewer, digest, cached, read, cache)
+		table, err := tableOf()
 		if err != nil {
 			return nil, err
 		}
@@ -522,24 +508,10 @@ func (w *Walk) Start(ctx context.Context, t domain.TenantID, viewer domain.Perso
 // trip; the function it returns, called after the pipeline ran, answers as Start does (it may
 // make one more round trip, when the cached table turned out stale).
 func (w *Walk) QueueStart(ctx context.Context, pipe redis.Pipeliner, t domain.TenantID, viewer domain.PersonID, count int, cache *TableCache) func() (*TicketTable, []IndexEntry, error) {
-	v := w.r.keys.Tenant(t) + "vis:v:" + string(viewer)
-	cached := cache.get(v)
-	meta := pipe.HMGet(ctx, v, "unrestricted", "tdigest")
-	var read func() (*TicketTable, error)
-	if cached == nil {
-		read = queueTicketTable(ctx, pipe, v, viewer)
-	}
+	tableOf := w.r.queueCachedTable(ctx, pipe, w.r.keys.Tenant(t)+"vis:v:"+string(viewer), viewer, cache)
 	w.queue(ctx, pipe, count)
 	return func() (*TicketTable, []IndexEntry, error) {
-		vals, err := meta.Result()
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(vals) != 2 || vals[0] == nil {
-			return nil, nil, ErrNoTable
-		}
-		digest, _ := vals[1].(string)
-		table, err := w.r.tableFor(ctx, v, viewer, digest, cached, read, cache)
+		table, err := tableOf()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -548,30 +520,48 @@ func (w *Walk) QueueStart(ctx context.Context, pipe redis.Pipeliner, t domain.Te
 	}
 }
 
-// tableFor is the viewer's ticket table (v is its key) once a round trip read the digest Redis
-// holds beside it: the cached table when that is the digest it was decoded from; else the table
-// that round trip read (read), or, when it relied on a cached table that turned out stale, the
-// table read now. A table read is cached only under the digest of its content, and only when
-// Redis held that digest too (a change between the reads leaves the next reader to read again).
-func (r *Reader) tableFor(ctx context.Context, v string, viewer domain.PersonID, digest string, cached *TicketTable, read func() (*TicketTable, error), cache *TableCache) (*TicketTable, error) {
-	if cached != nil && digest != "" && digest == cached.digest {
-		return cached, nil
+// queueCachedTable queues on pipe the read of the digest Redis holds beside a viewer's ticket
+// table (v is its key), and of the table itself when none is cached; the function returned, once
+// the pipeline ran, is the table: the cached one when the digest is the one it was decoded from,
+// else the one read (in one more round trip when the cached one turned out stale); ErrNoTable
+// for a viewer without a table. A table read is cached only under the digest of its content,
+// and only when Redis held that digest too (a change between the reads leaves the next reader
+// to read again).
+func (r *Reader) queueCachedTable(ctx context.Context, pipe redis.Pipeliner, v string, viewer domain.PersonID, cache *TableCache) func() (*TicketTable, error) {
+	cached := cache.get(v)
+	meta := pipe.HMGet(ctx, v, "unrestricted", "tdigest")
+	var read func() (*TicketTable, error)
+	if cached == nil {
+		read = queueTicketTable(ctx, pipe, v, viewer)
 	}
-	if read == nil {
-		p := r.rdb.Pipeline()
-		read = queueTicketTable(ctx, p, v, viewer)
-		if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	return func() (*TicketTable, error) {
+		vals, err := meta.Result()
+		if err != nil {
 			return nil, err
 		}
+		if len(vals) != 2 || vals[0] == nil {
+			return nil, ErrNoTable
+		}
+		digest, _ := vals[1].(string)
+		if cached != nil && digest != "" && digest == cached.digest {
+			return cached, nil
+		}
+		if read == nil { // the cached table is stale: read it now
+			p := r.rdb.Pipeline()
+			read = queueTicketTable(ctx, p, v, viewer)
+			if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, err
+			}
+		}
+		table, err := read()
+		if err != nil {
+			return nil, err
+		}
+		if table.digest == digest {
+			cache.put(v, table)
+		}
+		return table, nil
 	}
-	table, err := read()
-	if err != nil {
-		return nil, err
-	}
-	if table.digest == digest {
-		cache.put(v, table)
-	}
-	return table, nil
 }
 
 // queueTicketTable queues the reads of a viewer's ticket table (v is its key); the function
