@@ -42,6 +42,7 @@ const (
 	wDel
 	wEval
 	wMSet
+	wAccumulate
 )
 
 var writeCommand = [...]string{wHSet: "hset", wHDel: "hdel", wZAdd: "zadd", wZAddNX: "zadd", wZRem: "zrem", wSAdd: "sadd",
@@ -54,6 +55,7 @@ type write struct {
 	key    string
 	script string // wEval
 	args   []any
+	acc    Accumulator // wAccumulate
 }
 
 const argsFrom = 3
@@ -162,6 +164,29 @@ func (w *Writes) MSet(group, key string, value any) { w.add(wMSet, "\x00mset:"+g
 // with the same script on the same key therefore merge, by concatenating their groups.
 func (w *Writes) EvalEach(script, key string, args ...any) { w.addScript(wEval, key, script, args...) }
 
+// Accumulator is a command that a projection builds up over a transaction: every call of
+// Accumulate on its key hands it one part, and Flush queues the command it then makes. It lets
+// a projection combine writes the other kinds cannot, such as one script over many keys.
+type Accumulator interface {
+	Add(part any)
+	// Command is the command's arguments, "eval" or its name first.
+	Command() []any
+}
+
+// Accumulate hands part to the accumulator queued under key, creating it with create on the
+// first call. key names the accumulator, not necessarily a Redis key: nothing else may write
+// through Writes to the keys its command writes.
+func (w *Writes) Accumulate(key string, create func() Accumulator, part any) {
+	if i, ok := w.last[key]; ok && w.ops[i].kind == wAccumulate {
+		w.ops[i].acc.Add(part)
+		return
+	}
+	acc := create()
+	acc.Add(part)
+	w.ops = append(w.ops, write{kind: wAccumulate, key: key, acc: acc})
+	w.last[key] = len(w.ops) - 1
+}
+
 func strs(s []string) []any {
 	out := make([]any, len(s))
 	for i, v := range s {
@@ -183,6 +208,10 @@ func (w *Writes) Flush() error {
 	for i := range w.ops {
 		op := &w.ops[i]
 		args := op.args
+		if op.kind == wAccumulate {
+			_ = w.pipe.Process(w.ctx, redis.NewCmd(w.ctx, op.acc.Command()...))
+			continue
+		}
 		if op.kind == wEval {
 			args = append([]any{"eval", op.script, 1, op.key}, args[argsFrom:]...)
 			_ = w.pipe.Process(w.ctx, redis.NewCmd(w.ctx, args...))

@@ -184,3 +184,54 @@ func TestWritesRefuseMixing(t *testing.T) {
 		t.Fatalf("err = %v, want ErrMixedWrites", err)
 	}
 }
+
+// joined is an Accumulator that appends its parts to one string key in a single APPEND.
+type joined struct {
+	key   string
+	parts []string
+}
+
+func (j *joined) Add(part any) { j.parts = append(j.parts, part.(string)) }
+func (j *joined) Command() []any {
+	out := ""
+	for _, p := range j.parts {
+		out += p
+	}
+	return []any{"append", j.key, out}
+}
+
+// Accumulate gives each accumulator every part handed to it, in order, and queues one command
+// each, in the order of their first part among the other writes.
+func TestWritesAccumulate(t *testing.T) {
+	rdb, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	a, b := prefix+":acc:a", prefix+":acc:b"
+	created := 0
+	newA := func() projections.Accumulator { created++; return &joined{key: a} }
+	newB := func() projections.Accumulator { created++; return &joined{key: b} }
+	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		w := projections.NewWrites(ctx, p)
+		w.Set(b, "before:") // queued before b's accumulator: runs first
+		w.Accumulate("acc:a", newA, "1")
+		w.Accumulate("acc:b", newB, "x")
+		w.Accumulate("acc:a", newA, "2")
+		w.Accumulate("acc:a", newA, "3")
+		w.Accumulate("acc:b", newB, "y")
+		if w.Len() != 3 {
+			t.Errorf("%d commands queued, want 3 (a SET and two accumulators)", w.Len())
+		}
+		return w.Flush()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created != 2 {
+		t.Errorf("%d accumulators created, want 2", created)
+	}
+	if got := rdb.Get(ctx, a).Val(); got != "123" {
+		t.Errorf("a = %q, want 123", got)
+	}
+	if got := rdb.Get(ctx, b).Val(); got != "before:xy" {
+		t.Errorf("b = %q, want before:xy", got)
+	}
+}

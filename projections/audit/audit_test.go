@@ -307,8 +307,9 @@ func TestAuditTrailQueriesPagingExportAndReplay(t *testing.T) {
 			t.Fatalf("first page %s next %v: want empty with the cursor at %v", describe(page.Entries), page.Next, specs[0].pos)
 		}
 		got, calls := queryAll(t, rdb, keys, "t1", f)
-		// 4 calls: the third spends its budget on the match and cannot know nothing follows.
-		if len(got) != 1 || got[0].Type != "InvitationExpired" || calls != 4 {
+		// 3 calls: the third spends its budget on the match, and its read of the index tells it
+		// that nothing follows.
+		if len(got) != 1 || got[0].Type != "InvitationExpired" || calls != 3 {
 			t.Fatalf("%s in %d calls", describe(got), calls)
 		}
 	})
@@ -357,7 +358,7 @@ func TestAuditTrailQueriesPagingExportAndReplay(t *testing.T) {
 
 	t.Run("replaying the whole log does not duplicate anything", func(t *testing.T) {
 		before := map[domain.TenantID]map[string]string{"t1": dump(t, rdb, keys, "t1"), "t2": dump(t, rdb, keys, "t2")}
-		if n := rdb.ZCard(ctx, keys.Tenant("t1")+"audit:all").Val(); n != int64(len(expected(specs, "t1", audit.Filter{}))) {
+		if n := rdb.StrLen(ctx, keys.Tenant("t1")+"audit:i:all").Val() / 32; n != int64(len(expected(specs, "t1", audit.Filter{}))) {
 			t.Fatalf("%d entries in t1's index", n)
 		}
 		if err := rdb.Del(ctx, keys.Checkpoint(audit.Name)).Err(); err != nil {

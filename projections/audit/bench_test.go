@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portal-access/backend/domain"
 	"github.com/portal-access/backend/eventschema"
@@ -83,6 +85,27 @@ func BenchmarkQuery(b *testing.B) {
 	applyDirect(b, rdb, keys, events)
 	b.Logf("applied %d events in %v (%.0f events/s, 500 per MULTI/EXEC)", n, time.Since(start), n/time.Since(start).Seconds())
 	ctx := context.Background()
+	// Redis memory of the trail: every key of the tenant's audit keyspace (MEMORY USAGE, which
+	// counts each key's own overhead), per entry, split into the entries and the indexes.
+	var entryBytes, indexBytes int64
+	all := testkit.Keys(ctx, rdb, keys.Tenant("bench")+"audit:*")
+	for i := 0; i < len(all); i += 1000 {
+		chunk := all[i:min(i+1000, len(all))]
+		cmds, _ := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range chunk {
+				p.MemoryUsage(ctx, k, 0)
+			}
+			return nil
+		})
+		for j, c := range cmds {
+			if strings.Contains(chunk[j], "audit:e:") {
+				entryBytes += c.(*redis.IntCmd).Val()
+			} else {
+				indexBytes += c.(*redis.IntCmd).Val()
+			}
+		}
+	}
+	b.Logf("Redis memory: %d keys; per entry %d B: %d B its entry, %d B its index entries", len(all), (entryBytes+indexBytes)/n, entryBytes/n, indexBytes/n)
 	base := events[0].Envelope.OccurredAt
 	mid := events[n/2].Position
 

@@ -155,7 +155,7 @@ func RandEvents(r *rand.Rand, reg *eventschema.Registry, n int) ([]projections.E
 		if r.IntN(10) == 0 {
 			env.EventID = uuid.Nil
 		}
-		pos := eventstore.Position{Commit: r.Uint64N(maxExactScore + 1), Prepare: r.Uint64()}
+		pos := eventstore.Position{Commit: r.Uint64(), Prepare: r.Uint64()}
 		rev := r.Uint64()
 		if r.IntN(10) == 0 {
 			pos.Prepare, rev = math.MaxUint64, 0

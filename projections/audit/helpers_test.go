@@ -49,6 +49,28 @@ func applyDirect(tb testing.TB, rdb redis.UniversalClient, keys projections.Keys
 	}
 }
 
+// applyBatches applies events through the projection's table without the event store and
+// without a checkpoint, size per MULTI/EXEC, their writes combined as in a rebuild.
+func applyBatches(tb testing.TB, rdb redis.UniversalClient, keys projections.Keys, events []projections.Event, size int) {
+	tb.Helper()
+	table := audit.Projection{}.Handlers()
+	ctx := context.Background()
+	for chunk := range slices.Chunk(events, size) {
+		_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			w := projections.NewWrites(ctx, p)
+			for _, e := range chunk {
+				if err := table[e.Envelope.Type](&projections.Tx{Ctx: ctx, R: rdb, W: p, B: w, Keys: keys}, e); err != nil {
+					return err
+				}
+			}
+			return w.Flush()
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // dump renders every audit key of a tenant with its value, for before/after comparisons.
 func dump(t *testing.T, rdb *redis.Client, keys projections.Keys, tenant domain.TenantID) map[string]string {
 	t.Helper()

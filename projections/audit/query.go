@@ -67,33 +67,83 @@ type bound struct {
 	set       bool
 }
 
-// below reports whether m is before the lower bound lo.
-func (lo bound) below(m string) bool {
-	return lo.set && (m < lo.member || (m == lo.member && !lo.inclusive))
-}
-
-// above reports whether m is after the upper bound hi (always inclusive).
-func (hi bound) above(m string) bool { return hi.set && m > hi.member }
-
-func (lo bound) minScore() string {
-	if !lo.set {
-		return "-inf"
+// scriptArgs renders the window for the index scripts: the lower bound's member ("" for none)
+// and whether it is inclusive, the upper bound's member (inclusive; "" for none).
+func scriptArgs(lo, hi bound) []any {
+	loM, incl, hiM := "", "0", ""
+	if lo.set {
+		loM = lo.member
+		if lo.inclusive {
+			incl = "1"
+		}
 	}
-	return strconv.FormatUint(commitOf(lo.member), 10)
+	if hi.set {
+		hiM = hi.member
+	}
+	return []any{loM, incl, hiM}
 }
 
-func (hi bound) maxScore() string {
-	if !hi.set {
-		return "+inf"
-	}
-	return strconv.FormatUint(commitOf(hi.member), 10)
-}
+// luaBound is the bisection of an index (see the package doc): the first record at or after
+// index lo whose member is not before target — or, with after, is after it.
+const luaBound = luaLess + `local function bound(key, lo, n, target, after)
+  local hi = n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local r = redis.call('GETRANGE', key, mid * 32, mid * 32 + 31)
+    if less(r, target) or (after and r == target) then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+local function window(key, n)
+  local from, to = 0, n
+  if ARGV[1] ~= '' then from = bound(key, 0, n, ARGV[1], ARGV[2] ~= '1') end
+  if ARGV[3] ~= '' then to = bound(key, from, n, ARGV[3], true) end
+  return from, to
+end
+local function size(key) return math.floor(redis.call('STRLEN', key) / 32) end
+`
+
+// countScript counts each index's events within the window (ARGV: scriptArgs).
+var countScript = redis.NewScript(luaBound + `local out = {}
+for k = 1, #KEYS do
+  local from, to = window(KEYS[k], size(KEYS[k]))
+  out[k] = math.max(0, to - from)
+end
+return out`)
+
+// rangeScript reads up to ARGV[4] members of the index within the window (ARGV[1..3]:
+// scriptArgs), as one blob, and whether more follow within the window.
+var rangeScript = redis.NewScript(luaBound + `local from, to = window(KEYS[1], size(KEYS[1]))
+local stop = math.min(to, from + tonumber(ARGV[4]))
+if stop <= from then return {'', 0} end
+local more = 0
+if stop < to then more = 1 end
+return {redis.call('GETRANGE', KEYS[1], from * 32, stop * 32 - 1), more}`)
+
+// containsScript tells which members of ARGV (in log order) the index holds. When the index's
+// records between the first and the last of them are not many more than they are, it answers
+// those records, {0, blob}, for the caller to merge (one read, cheap for Redis); otherwise it
+// bisects for each member and answers {1, {0 or 1, …}}.
+var containsScript = redis.NewScript(luaBound + `local n = size(KEYS[1])
+local from = bound(KEYS[1], 0, n, ARGV[1], false)
+local to = bound(KEYS[1], from, n, ARGV[#ARGV], true)
+if to - from <= math.min(256 * #ARGV, 65536) then
+  if to <= from then return {0, ''} end
+  return {0, redis.call('GETRANGE', KEYS[1], from * 32, to * 32 - 1)}
+end
+local lo, out = from, {}
+for j = 1, #ARGV do
+  lo = bound(KEYS[1], lo, to, ARGV[j], false)
+  out[j] = 0
+  if lo < to and redis.call('GETRANGE', KEYS[1], lo * 32, lo * 32 + 31) == ARGV[j] then out[j] = 1 end
+end
+return {1, out}`)
 
 // Query answers one page of the tenant's audit trail. It picks the most selective index among
 // the filters (counting each one's entries within the position window), walks it in log order
-// from the cursor with ZRANGE BYSCORE … LIMIT, checks the other filters for each batch of
-// candidates (ZMSCORE on their indexes, then occurred_at on the fetched entries), and stops at
-// Limit entries or MaxScan candidates, whichever comes first.
+// from the cursor, checks the other filters for each batch of candidates (bisecting their
+// indexes, then occurred_at on the fetched entries), and stops at Limit entries or MaxScan
+// candidates, whichever comes first.
 func Query(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, tenant domain.TenantID, f Filter) (Page, error) {
 	raw, err := queryRaw(ctx, rdb, keys, tenant, f)
 	if err != nil {
@@ -157,22 +207,16 @@ func queryRaw(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, ten
 		indexes = append(indexes, ks.all())
 	}
 	if len(indexes) > 1 {
-		counts := make([]*redis.IntCmd, len(indexes))
-		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range indexes {
-				counts[i] = p.ZCount(ctx, k, lo.minScore(), hi.maxScore())
-			}
-			return nil
-		})
-		if err != nil {
-			return rawPage{}, fmt.Errorf("audit: query: %w", err)
+		counts, err := countScript.Run(ctx, rdb, indexes, scriptArgs(lo, hi)...).Int64Slice()
+		if err != nil || len(counts) != len(indexes) {
+			return rawPage{}, fmt.Errorf("audit: query: counting %d indexes: %d counts, %v", len(indexes), len(counts), err)
 		}
 		best := 0
 		for i, c := range counts {
-			if c.Val() == 0 {
+			if c == 0 {
 				return rawPage{}, nil // one filter has nothing in the window
 			}
-			if c.Val() < counts[best].Val() {
+			if c < counts[best] {
 				best = i
 			}
 		}
@@ -196,21 +240,18 @@ func window(ctx context.Context, rdb redis.Cmdable, ks keyspace, f Filter) (lo, 
 	var first, last *redis.StringSliceCmd
 	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if !f.From.IsZero() {
-			// The first event at or after From is a prefix maximum (everything before it is
-			// earlier), so no event at or after From precedes the first prefix maximum at or
-			// after From. Scores are whole ms, floored: a superset, checked exactly later.
+			// The first event at or after From is in From's second or later, so it is at or
+			// after the first prefix maximum of that second or later (every event before that
+			// maximum is in an earlier second): a superset, checked exactly later.
 			first = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ks.timeFirst(), ByScore: true,
-				Start: strconv.FormatInt(f.From.UnixMilli(), 10), Stop: "+inf", Count: 1})
+				Start: strconv.FormatInt(f.From.Unix(), 10), Stop: "+inf", Count: 1})
 		}
 		if !f.To.IsZero() {
-			// Symmetrically, the last event before To is a suffix minimum (everything after it is
-			// later), so none follows the last suffix minimum before To.
-			to := f.To.UnixMilli()
-			if f.To.Equal(time.UnixMilli(to)) {
-				to-- // To is exclusive
-			}
+			// Symmetrically, the last event before To is in the second of To's last instant
+			// (To is exclusive) or earlier, so it is at or before the last suffix minimum of
+			// that second or earlier (every event after that minimum is in a later second).
 			last = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ks.timeLast(), ByScore: true, Rev: true,
-				Start: strconv.FormatInt(to, 10), Stop: "-inf", Count: 1})
+				Start: strconv.FormatInt(f.To.Add(-time.Nanosecond).Unix(), 10), Stop: "-inf", Count: 1})
 		}
 		return nil
 	})
@@ -237,56 +278,41 @@ func window(ctx context.Context, rdb redis.Cmdable, ks keyspace, f Filter) (lo, 
 	return lo, hi, false, nil
 }
 
-// scanner walks one index in log order within [lo, hi], batch by batch. Members that share a
-// score (one commit) are resumed by offset, so a page boundary inside a transaction is exact.
+// scanner walks one index in log order within [lo, hi], batch by batch.
 type scanner struct {
 	key    string
 	lo, hi bound
-	score  uint64 // the score the next ZRANGE starts at
-	skip   int64  // members with that score already read
-	primed bool
 	done   bool // nothing left in the window after what was delivered
 }
 
 // next delivers up to n members after those already delivered, in log order; none once done.
 func (s *scanner) next(ctx context.Context, rdb redis.Cmdable, n int) ([]string, error) {
-	if !s.primed {
-		s.primed = true
-		if s.lo.set {
-			s.score = commitOf(s.lo.member)
-		}
+	if s.done {
+		return nil, nil
 	}
-	for !s.done {
-		res, err := rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key, ByScore: true,
-			Start: strconv.FormatUint(s.score, 10), Stop: s.hi.maxScore(), Offset: s.skip, Count: int64(n)}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("audit: query %s: %w", s.key, err)
-		}
-		s.done = len(res) < n
-		out := res[:0]
-		for _, m := range res {
-			if len(m) != 32 {
-				return nil, fmt.Errorf("audit: bad member %q in %s", m, s.key)
-			}
-			if c := commitOf(m); c == s.score {
-				s.skip++
-			} else {
-				s.score, s.skip = c, 1
-			}
-			if s.lo.below(m) {
-				continue // at the cursor's commit, not after the cursor
-			}
-			if s.hi.above(m) {
-				s.done = true
-				break
-			}
-			out = append(out, m)
-		}
-		if len(out) > 0 {
-			return out, nil
-		}
+	res, err := rangeScript.Run(ctx, rdb, []string{s.key}, append(scriptArgs(s.lo, s.hi), n)...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("audit: query %s: %w", s.key, err)
 	}
-	return nil, nil
+	if len(res) != 2 {
+		return nil, fmt.Errorf("audit: query %s: bad range reply", s.key)
+	}
+	blob, _ := res[0].(string)
+	more, _ := res[1].(int64)
+	if len(blob)%memberSize != 0 || len(blob)/memberSize > n {
+		return nil, fmt.Errorf("audit: query %s: bad range of %d bytes", s.key, len(blob))
+	}
+	s.done = more == 0
+	out := make([]string, 0, len(blob)/memberSize)
+	for o := 0; o < len(blob); o += memberSize {
+		out = append(out, blob[o:o+memberSize])
+	}
+	if len(out) > 0 {
+		s.lo = bound{member: out[len(out)-1], set: true}
+	} else {
+		s.done = true
+	}
+	return out, nil
 }
 
 type query struct {
@@ -372,28 +398,36 @@ func (q query) matchIndexes(ctx context.Context, batch []string) ([]bool, error)
 	if len(q.others) == 0 {
 		return keep, nil
 	}
-	cmds := make([]*redis.Cmd, len(q.others))
-	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range q.others {
-			args := make([]any, 0, 2+len(batch))
-			args = append(args, "ZMSCORE", k)
-			for _, m := range batch {
-				args = append(args, m)
-			}
-			cmds[i] = p.Do(ctx, args...)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit: query: %w", err)
+	args := make([]any, len(batch))
+	for i, m := range batch {
+		args[i] = m
 	}
-	for _, c := range cmds {
-		scores, err := c.Slice()
-		if err != nil || len(scores) != len(batch) {
-			return nil, fmt.Errorf("audit: query: ZMSCORE answered %d of %d: %v", len(scores), len(batch), err)
+	for _, k := range q.others { // one after the other: Run loads the script when Redis lacks it
+		res, err := containsScript.Run(ctx, q.rdb, []string{k}, args...).Slice()
+		if err != nil || len(res) != 2 {
+			return nil, fmt.Errorf("audit: query: matching %s: %v", k, err)
 		}
-		for i, s := range scores {
-			if s == nil {
+		if blob, ok := res[1].(string); ok { // the index's records over the candidates' span
+			if len(blob)%memberSize != 0 {
+				return nil, fmt.Errorf("audit: query: bad records of %s", k)
+			}
+			o := 0
+			for i, m := range batch {
+				for o < len(blob) && blob[o:o+memberSize] < m {
+					o += memberSize
+				}
+				if o >= len(blob) || blob[o:o+memberSize] != m {
+					keep[i] = false
+				}
+			}
+			continue
+		}
+		found, _ := res[1].([]any)
+		if len(found) != len(batch) {
+			return nil, fmt.Errorf("audit: query: %s answered %d of %d", k, len(found), len(batch))
+		}
+		for i, v := range found {
+			if v != int64(1) {
 				keep[i] = false
 			}
 		}
