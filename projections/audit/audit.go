@@ -130,13 +130,13 @@ func Apply(tx *projections.Tx, e projections.Event) (err error) {
 
 	ks := keyspaceOf(tx.Keys, e.Tenant())
 	m := member(e.Position)
-	indexes := make([]string, 0, 3+len(companies)+len(subjects))
-	indexes = append(indexes, ks.all(), ks.actor(e.Envelope.Actor.String()), ks.eventType(e.Envelope.Type))
+	indexes := make([]indexRef, 0, 3+len(companies)+len(subjects))
+	indexes = append(indexes, indexRef{ixAll, ""}, indexRef{ixActor, e.Envelope.Actor.String()}, indexRef{ixType, e.Envelope.Type})
 	for _, c := range companies {
-		indexes = append(indexes, ks.company(c))
+		indexes = append(indexes, indexRef{ixCompany, c})
 	}
 	for _, s := range subjects {
-		indexes = append(indexes, ks.subject(s))
+		indexes = append(indexes, indexRef{ixSubject, s})
 	}
 	// Through projections.Writes: a batch's entries of one tenant make one MSET, and its
 	// index writes one script call (tenantBatch).
@@ -150,8 +150,8 @@ func Apply(tx *projections.Tx, e projections.Event) (err error) {
 		}()
 	}
 	w.MSet(string(ks), ks.entry(m), data)
-	w.Accumulate("\x00audit:"+string(ks), func() projections.Accumulator { return newTenantBatch(ks) },
-		indexed{member: m, second: e.Envelope.OccurredAt.Unix(), indexes: indexes})
+	// Keyed by the head, which nothing else writes.
+	w.Accumulate(ks.head(), newTenantBatch, indexed{ks: ks, member: m, second: e.Envelope.OccurredAt.Unix(), indexes: indexes})
 	return nil
 }
 
@@ -160,6 +160,39 @@ type keyspace string
 
 func keyspaceOf(k projections.Keys, t domain.TenantID) keyspace {
 	return keyspace(k.Tenant(t) + "audit:")
+}
+
+// indexKind is the kind of an index: which key function names it.
+type indexKind uint8
+
+const (
+	ixAll indexKind = iota
+	ixActor
+	ixType
+	ixCompany
+	ixSubject
+)
+
+// indexRef names one index of a tenant: its kind and the actor, type or id it is of.
+type indexRef struct {
+	kind indexKind
+	id   string
+}
+
+// index is the key of an index.
+func (k keyspace) index(r indexRef) string {
+	switch r.kind {
+	case ixAll:
+		return k.all()
+	case ixActor:
+		return k.actor(r.id)
+	case ixType:
+		return k.eventType(r.id)
+	case ixCompany:
+		return k.company(r.id)
+	default:
+		return k.subject(r.id)
+	}
 }
 
 func (k keyspace) entry(m string) string        { return string(k) + "e:" + m }

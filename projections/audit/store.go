@@ -85,9 +85,10 @@ return 0`
 
 // indexed is one event's part of a tenantBatch.
 type indexed struct {
+	ks      keyspace
 	member  string
 	second  int64
-	indexes []string
+	indexes []indexRef
 }
 
 // tenantBatch gathers a transaction's events of one tenant into one applyScript call: each
@@ -99,29 +100,32 @@ type tenantBatch struct {
 	seconds     []int64
 	keys        []string
 	blobs       [][]byte
-	at          map[string]int
+	at          map[indexRef]int
 }
 
-func newTenantBatch(ks keyspace) projections.Accumulator {
-	return &tenantBatch{ks: ks, at: map[string]int{}}
+func newTenantBatch() projections.Accumulator {
+	return &tenantBatch{at: map[indexRef]int{}}
 }
 
 // Add takes one event (an indexed), in log order.
 func (b *tenantBatch) Add(part any) {
 	ev := part.(indexed)
 	if b.first == "" {
-		b.first = ev.member
+		b.ks, b.first = ev.ks, ev.member
 	}
 	b.last = ev.member
 	b.members = append(b.members, ev.member)
 	b.seconds = append(b.seconds, ev.second)
-	for _, k := range ev.indexes {
-		i, ok := b.at[k]
+	for _, ref := range ev.indexes {
+		i, ok := b.at[ref]
 		if !ok {
 			i = len(b.keys)
-			b.at[k] = i
-			b.keys = append(b.keys, k)
+			b.at[ref] = i
+			b.keys = append(b.keys, ev.ks.index(ref))
 			b.blobs = append(b.blobs, make([]byte, 0, memberSize))
+		}
+		if blob := b.blobs[i]; len(blob) >= memberSize && string(blob[len(blob)-memberSize:]) == ev.member {
+			continue // an event names an id twice: it is in the index once
 		}
 		b.blobs[i] = append(b.blobs[i], ev.member...)
 	}
