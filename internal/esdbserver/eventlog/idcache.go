@@ -1,7 +1,9 @@
 package eventlog
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -30,6 +32,7 @@ const (
 type idSet struct {
 	last int64
 	ids  map[uuid.UUID]struct{}
+	used uint64 // the number of the last batch that appended to the stream
 }
 
 // knownAbsent reports whether id is certainly not in stream, whose committed last revision is
@@ -104,6 +107,7 @@ func (l *Log) prepareIDSets(p *pending) {
 // applyIDSets records the batch's ids and brings the sets' revisions to the batch's states;
 // called by the finisher with l.mu held for writing, with the states it publishes.
 func (l *Log) applyIDSets(p *pending) {
+	l.idBatches++
 	for s, set := range p.newSets {
 		l.idsets[s] = set
 		l.idTotal += len(set.ids)
@@ -123,16 +127,30 @@ func (l *Log) applyIDSets(p *pending) {
 				delete(l.idsets, s)
 				continue
 			}
-			set.last = st.last
+			set.last, set.used = st.last, l.idBatches
 		}
 	}
 	if l.idTotal > maxCachedIDs {
-		for s, set := range l.idsets { // map order is random: a cheap random eviction
-			l.idTotal -= len(set.ids)
-			delete(l.idsets, s)
-			if l.idTotal <= maxCachedIDs*3/4 {
-				break
-			}
+		l.evictIDSets()
+	}
+}
+
+// evictIDSets drops the sets appended to longest ago until a quarter of the budget is free.
+func (l *Log) evictIDSets() {
+	type aged struct {
+		stream string
+		used   uint64
+	}
+	all := make([]aged, 0, len(l.idsets))
+	for s, set := range l.idsets {
+		all = append(all, aged{s, set.used})
+	}
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.used, b.used) })
+	for _, a := range all {
+		if l.idTotal <= maxCachedIDs*3/4 {
+			break
 		}
+		l.idTotal -= len(l.idsets[a.stream].ids)
+		delete(l.idsets, a.stream)
 	}
 }

@@ -127,6 +127,8 @@ type Log struct {
 	streams map[string]streamState
 	idsets  map[string]*idSet // see idcache.go; guarded by mu, written only by the writer
 	idTotal int
+	// idBatches numbers the batches whose id sets applyIDSets recorded (under mu).
+	idBatches uint64
 
 	head   atomic.Uint64
 	waitMu sync.Mutex
