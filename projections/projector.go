@@ -240,8 +240,50 @@ func (r *Runner) markPoisoned(reason string) {
 	r.lastErr.Store(reason)
 }
 
-// Handle is the Watermill handler: decode, apply, and move the checkpoint in one MULTI/EXEC.
+// Handle is the Watermill handler: decode, apply, and move the checkpoint in one MULTI/EXEC —
+// for one event, or for the events of a batch message (Subscriber).
 func (r *Runner) Handle(msg *message.Message) error {
+	if events := BatchOf(msg); events != nil {
+		return r.handleBatch(msg, events)
+	}
+	return r.handleOne(msg)
+}
+
+// handleBatch applies a batch message's events in one transaction. Should that fail, it applies
+// them one at a time (re-deriving first the in-memory state the failed batch left ahead of
+// Redis); the first event that fails narrows the message down to itself — its id, payload and
+// metadata — so that the retries and the poison queue deal with that event alone, and the
+// subscriber delivers the events after it next. Re-deriving replays the log up to the
+// checkpoint (as at start), so a failed batch of a projection with in-memory state — a Redis
+// outage, say — costs that replay once before the projection goes on.
+func (r *Runner) handleBatch(msg *message.Message, events []eventstore.RecordedEvent) error {
+	ctx := msg.Context()
+	err := r.ApplyBatch(ctx, events)
+	if err == nil {
+		return nil
+	}
+	if r.diverged.Load() {
+		p, ok := r.proj.(Replayer)
+		if !ok {
+			return err
+		}
+		if rerr := r.replay(ctx, p, r.Position()); rerr != nil {
+			return fmt.Errorf("%w; re-deriving the state after it: %v", err, rerr)
+		}
+		r.diverged.Store(false)
+	}
+	for _, e := range events {
+		one := ToMessage(e)
+		one.SetContext(ctx)
+		if err := r.handleOne(one); err != nil {
+			msg.UUID, msg.Payload, msg.Metadata = one.UUID, one.Payload, one.Metadata
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) handleOne(msg *message.Message) error {
 	if r.diverged.Load() {
 		return errDiverged
 	}

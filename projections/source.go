@@ -22,6 +22,9 @@ const (
 	MetaRevision  = "revision"
 	MetaPosition  = "position"
 	MetaEnvelope  = "envelope"
+	// MetaBatch is set (to the number of events) on a message that carries several events: those
+	// the subscription had ready when the previous message was acked (see Subscriber).
+	MetaBatch = "batch"
 )
 
 // CheckpointSource tells a subscriber where a projection stands.
@@ -37,7 +40,10 @@ type Source interface {
 
 // Subscriber is a Watermill subscriber over the event store's $all catch-up subscription. The
 // topic is the projection's name: each subscription resumes after that projection's checkpoint
-// and delivers one event at a time, waiting for its ack (a nack redelivers it).
+// and delivers one message at a time, waiting for its ack (a nack redelivers it). A message is
+// one event, or — when more events arrived meanwhile — every event ready, up to maxLiveBatch, as
+// one batch message (MetaBatch), which the Runner applies in one transaction: under load a
+// projection catches up by the batch instead of queueing one transaction per event.
 type Subscriber struct {
 	store  Source
 	cps    CheckpointSource
@@ -48,6 +54,9 @@ type Subscriber struct {
 	cancel []context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// maxLiveBatch bounds the events of one batch message.
+const maxLiveBatch = 512
 
 // NewSubscriber returns a subscriber over store.
 func NewSubscriber(store Source, cps CheckpointSource, logger *slog.Logger) *Subscriber {
@@ -63,52 +72,141 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.cancel = append(s.cancel, cancel)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	s.mu.Unlock()
 
 	after, err := s.cps.Checkpoint(ctx, topic)
 	if err != nil {
 		cancel()
-		s.wg.Done()
+		s.wg.Add(-2)
 		return nil, fmt.Errorf("projections: checkpoint of %s: %w", topic, err)
 	}
 	out := make(chan *message.Message)
+	ready := make(chan eventstore.RecordedEvent, maxLiveBatch)
 	go func() {
 		defer s.wg.Done()
-		defer close(out)
+		defer close(ready)
 		err := s.store.SubscribeAll(ctx, eventstore.SubscribeOptions{After: after}, func(ctx context.Context, e eventstore.RecordedEvent) error {
-			return deliver(ctx, out, e)
+			select {
+			case ready <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("projection subscription ended", "projection", topic, "error", err)
 		}
 	}()
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		var batch []eventstore.RecordedEvent
+		for {
+			if len(batch) == 0 {
+				e, ok := <-ready
+				if !ok {
+					return
+				}
+				batch = append(batch, e)
+			}
+		more:
+			for len(batch) < maxLiveBatch {
+				select {
+				case e, ok := <-ready:
+					if !ok {
+						break more
+					}
+					batch = append(batch, e)
+				default:
+					break more
+				}
+			}
+			rest, err := deliver(ctx, out, batch)
+			if err != nil {
+				return
+			}
+			batch = append([]eventstore.RecordedEvent(nil), rest...)
+		}
+	}()
 	return out, nil
 }
 
-// deliver hands one event to the router and waits until it is acked, redelivering on nack.
-func deliver(ctx context.Context, out chan<- *message.Message, e eventstore.RecordedEvent) error {
+// batchKey carries a batch message's events in its context (the message never leaves the
+// process: the subscriber and the router share it).
+type batchKey struct{}
+
+// batchMessage carries events (more than one) in one message.
+func batchMessage(ctx context.Context, events []eventstore.RecordedEvent) *message.Message {
+	last := events[len(events)-1]
+	msg := message.NewMessage(last.ID.String(), nil)
+	msg.Metadata.Set(MetaBatch, strconv.Itoa(len(events)))
+	msg.Metadata.Set(MetaPosition, FormatPosition(last.Position))
+	msg.SetContext(context.WithValue(ctx, batchKey{}, events))
+	return msg
+}
+
+// BatchOf returns the events of a batch message (nil for a message of one event).
+func BatchOf(msg *message.Message) []eventstore.RecordedEvent {
+	if msg.Metadata.Get(MetaBatch) == "" {
+		return nil
+	}
+	events, _ := msg.Context().Value(batchKey{}).([]eventstore.RecordedEvent)
+	return events
+}
+
+// deliver hands events to the router as one message and waits until it is acked, redelivering
+// on nack. It returns the events still to deliver: none, unless the handler narrowed a batch
+// message down to one event of it (Runner.Handle does, to have the poison queue park that event
+// alone): then the events after that one.
+func deliver(ctx context.Context, out chan<- *message.Message, events []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
 	for attempt := 0; ; attempt++ {
-		msg := ToMessage(e)
-		msg.SetContext(ctx)
+		var msg *message.Message
+		if len(events) == 1 {
+			msg = ToMessage(events[0])
+			msg.SetContext(ctx)
+		} else {
+			msg = batchMessage(ctx, events)
+		}
 		select {
 		case out <- msg:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		select {
 		case <-msg.Acked():
-			return nil
+			if i := narrowedTo(msg, events); i >= 0 {
+				return events[i+1:], nil
+			}
+			return nil, nil
 		case <-msg.Nacked():
+			if i := narrowedTo(msg, events); i >= 0 {
+				events = events[i:] // deliver again from the event the message was narrowed to
+			}
 			select {
 			case <-time.After(min(time.Duration(attempt+1)*50*time.Millisecond, 2*time.Second)):
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
+}
+
+// narrowedTo is the index within events of the one event the handler narrowed a batch message
+// down to; -1 when it did not.
+func narrowedTo(msg *message.Message, events []eventstore.RecordedEvent) int {
+	if len(events) < 2 || msg.Metadata.Get(MetaBatch) != "" {
+		return -1
+	}
+	pos := msg.Metadata.Get(MetaPosition)
+	for i, e := range events {
+		if FormatPosition(e.Position) == pos {
+			return i
+		}
+	}
+	return -1
 }
 
 // ToMessage carries a recorded event in a Watermill message: the event id as UUID, the data as

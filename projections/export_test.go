@@ -1,0 +1,14 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/portal-access/backend/internal/eventstore"
+)
+
+// BatchMessage is the message the Subscriber makes of several ready events.
+func BatchMessage(ctx context.Context, events []eventstore.RecordedEvent) *message.Message {
+	return batchMessage(ctx, events)
+}
