@@ -243,7 +243,7 @@ func (r *Runner) markPoisoned(reason string) {
 // Handle is the Watermill handler: decode, apply, and move the checkpoint in one MULTI/EXEC —
 // for one event, or for the events of a batch message (Subscriber).
 func (r *Runner) Handle(msg *message.Message) error {
-	if events := BatchOf(msg); events != nil {
+	if events := batchOf(msg); events != nil {
 		return r.handleBatch(msg, events)
 	}
 	return r.handleOne(msg)

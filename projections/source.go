@@ -146,8 +146,8 @@ func batchMessage(ctx context.Context, events []eventstore.RecordedEvent) *messa
 	return msg
 }
 
-// BatchOf returns the events of a batch message (nil for a message of one event).
-func BatchOf(msg *message.Message) []eventstore.RecordedEvent {
+// batchOf returns the events of a batch message (nil for a message of one event).
+func batchOf(msg *message.Message) []eventstore.RecordedEvent {
 	if msg.Metadata.Get(MetaBatch) == "" {
 		return nil
 	}
