@@ -39,6 +39,12 @@ type Tx struct {
 	// batch, in a rebuild): see Writes. A projection writes a key through one of W and B only.
 	B    *Writes
 	Keys Keys
+	// Exclusive is set when this run alone writes the generation and nobody reads it yet: a
+	// rebuild into a new generation, under the rebuild lock, before the switch. There is then
+	// no other applier to guard against and no reader's cache to invalidate, which a
+	// projection may use to write less; what it leaves in Redis must be exactly what the live
+	// path would have left.
+	Exclusive bool
 }
 
 // ApplyFunc applies one event type to a read model.
@@ -86,6 +92,9 @@ type Runner struct {
 	reg   *eventschema.Registry
 	keys  Keys
 	src   Source // the log, for a Replayer (set by NewRouter, Start and Rebuild)
+
+	// exclusive: the runner builds a generation alone (Rebuild): see Tx.Exclusive.
+	exclusive bool
 
 	// diverged is set when a batch failed after a Committer's in-memory state moved with it:
 	// the runner refuses to go on (a new runner re-derives the state).
@@ -315,7 +324,7 @@ func (r *Runner) handleOne(msg *message.Message) error {
 	ctx := msg.Context()
 	_, err = r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		if fn != nil {
-			tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys}
+			tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys, Exclusive: r.exclusive}
 			if err := fn(tx, ev); err != nil {
 				return err
 			}
@@ -421,7 +430,7 @@ func (r *Runner) ApplyDecoded(ctx context.Context, events []Decoded) error {
 	moved := false // the in-memory state moved with the batch
 	cp := r.Position()
 	_, err := r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys}
+		tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys, Exclusive: r.exclusive}
 		for i := range events {
 			e := &events[i]
 			pos := e.Recorded.Position

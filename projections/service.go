@@ -278,6 +278,8 @@ type Progress func(done, total uint64, elapsed time.Duration)
 // Rebuild builds every projection from the start of the log into a new generation beside the
 // live one, switches the active generation when it has caught up, and deletes the old one.
 // Readers keep reading the old generation until the switch; a serving Service follows it.
+// It holds the rebuild lock throughout (ErrRebuildRunning when another rebuild has it), so
+// that its projections build the generation alone (Tx.Exclusive).
 //
 // It is a pipeline: one goroutine reads the log in pages, another decodes each event once for
 // every projection, and each projection applies the pages in order in its own goroutine (one
@@ -288,6 +290,13 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	// A rebuild allocates fast and keeps little: collecting garbage less often (the heap may grow
 	// to five times what is live, a few tens of MB here) is a fifth of its CPU back.
 	defer debug.SetGCPercent(debug.SetGCPercent(rebuildGCPercent))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lock, err := lockRebuild(ctx, rdb, prefix, cancel)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.release()
 	active, err := ActiveGeneration(ctx, rdb, prefix)
 	if err != nil {
 		return 0, err
@@ -299,12 +308,19 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	for _, p := range factory() {
 		r := NewRunner(p, rdb, reg, keys)
 		r.UseSource(store)
+		r.exclusive = true
 		if _, err := r.Checkpoint(ctx, r.Name()); err != nil {
 			return 0, err
 		}
 		runners = append(runners, r)
 	}
 	if err := rebuildPipeline(ctx, store, reg, runners, head, progress); err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return 0, cause
+		}
+		return 0, err
+	}
+	if err := lock.holds(ctx); err != nil {
 		return 0, err
 	}
 	// Switch: from now on readers use the new generation; live services follow within a second.

@@ -261,6 +261,8 @@ type op struct {
 	s     space
 	score float64   // of members an event adds to an index: its log position
 	at    time.Time // the event's occurred_at
+	// exclusive: a rebuild's, into a generation nobody reads yet (projections.Tx.Exclusive).
+	exclusive bool
 }
 
 // on adapts a typed handler to an ApplyFunc (the registry decodes payloads as pointers). Each
@@ -290,7 +292,7 @@ func on[E any](p *Projection, fn func(o *op, e E) error) projections.ApplyFunc {
 			p.spaces[sk] = sp
 		}
 		o := &op{p: p, st: p.tenant(ev.Tenant()), ctx: tx.Ctx, w: tx.B, s: sp,
-			score: float64(ev.Position.Commit), at: ev.Envelope.OccurredAt.UTC()}
+			score: float64(ev.Position.Commit), at: ev.Envelope.OccurredAt.UTC(), exclusive: tx.Exclusive}
 		return fn(o, payload)
 	}
 }
@@ -779,14 +781,17 @@ func (o *op) touchTicket(id domain.TicketID) bool {
 // writeTicket writes fields of a ticket's record with the record's version ("ver": the log
 // position of the event, unique per change), and drops the card the read API may have
 // rendered from the previous version (readapi stores a card only if the version it rendered is
-// still the record's: see directory.Reader.FillTicketCards).
+// still the record's: see directory.Reader.FillTicketCards). There is no card to drop for a
+// ticket without a record yet, nor in a generation no reader has seen (a rebuild's).
 func (o *op) writeTicket(id domain.TicketID, f fields) {
 	if o.w == nil {
 		return
 	}
 	f.set = append(f.set, "ver", o.p.at.String())
 	o.write(o.s.ticket(id), f)
-	o.del(o.s.ticketCard(id))
+	if !o.exclusive && o.touchTicket(id) {
+		o.del(o.s.ticketCard(id))
+	}
 }
 
 func ticketOpened(o *op, e domain.TicketOpened) error {

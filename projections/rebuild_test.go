@@ -1,0 +1,76 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/portal-access/backend/eventschema"
+	"github.com/portal-access/backend/internal/testkit"
+	"github.com/portal-access/backend/projections"
+)
+
+// exclusiveSeen records, per event, whether it was applied as Tx.Exclusive.
+type exclusiveSeen struct{}
+
+func (exclusiveSeen) Name() string { return "exclusive-seen" }
+func (exclusiveSeen) Handlers() map[string]projections.ApplyFunc {
+	return map[string]projections.ApplyFunc{
+		"CompanyRegistered": func(tx *projections.Tx, e projections.Event) error {
+			tx.W.RPush(tx.Ctx, tx.Keys.Tenant(e.Tenant())+"exclusive", strconv.FormatBool(tx.Exclusive))
+			return nil
+		},
+	}
+}
+
+// A rebuild holds the rebuild lock: a second one refuses without touching anything, and its
+// projections apply as Tx.Exclusive, which the live path never does.
+func TestRebuildHoldsTheRebuildLock(t *testing.T) {
+	srv := testkit.StartEventStore(t)
+	store := testkit.StoreClient(t, srv.ConnectionString())
+	rdb, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	reg := eventschema.MustPortal()
+	head := appendCompanies(t, store, "a", "b", "c")
+	factory := func() []projections.Projection { return []projections.Projection{exclusiveSeen{}} }
+
+	// Another rebuild holds the lock.
+	if err := rdb.Set(ctx, projections.RebuildLockKey(prefix), "someone-else", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := projections.Rebuild(ctx, rdb, store, reg, factory, prefix, head, nil); !errors.Is(err, projections.ErrRebuildRunning) {
+		t.Fatalf("rebuild under another's lock: %v, want ErrRebuildRunning", err)
+	}
+	if gen, _ := projections.ActiveGeneration(ctx, rdb, prefix); gen != 0 {
+		t.Fatalf("active generation %d after a refused rebuild, want 0", gen)
+	}
+	if n := len(testkit.Keys(ctx, rdb, prefix+":g*")); n != 0 {
+		t.Fatalf("a refused rebuild wrote %d keys", n)
+	}
+	if v := rdb.Get(ctx, projections.RebuildLockKey(prefix)).Val(); v != "someone-else" {
+		t.Fatalf("the other rebuild's lock is now %q", v)
+	}
+
+	// Once it is gone, a rebuild runs, exclusively, and gives the lock up.
+	rdb.Del(ctx, projections.RebuildLockKey(prefix))
+	gen, err := projections.Rebuild(ctx, rdb, store, reg, factory, prefix, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := projections.Keys{Prefix: prefix, Gen: gen}
+	if got := rdb.LRange(ctx, keys.Tenant("t1")+"exclusive", 0, -1).Val(); len(got) != 3 || got[0] != "true" || got[2] != "true" {
+		t.Fatalf("a rebuild applied with Exclusive %v, want true for each of 3 events", got)
+	}
+	if n := rdb.Exists(ctx, projections.RebuildLockKey(prefix)).Val(); n != 0 {
+		t.Fatal("the rebuild kept its lock after it finished")
+	}
+
+	// Live, the same projection never applies as exclusive.
+	live, stop := testkit.RunProjection(t, rdb, store, exclusiveSeen{}, projections.Keys{Prefix: prefix + "-live", Gen: 1})
+	defer stop()
+	waitFor(t, live, head)
+	if got := rdb.LRange(ctx, live.Keys().Tenant("t1")+"exclusive", 0, -1).Val(); len(got) != 3 || got[0] != "false" || got[2] != "false" {
+		t.Fatalf("live applied with Exclusive %v, want false for each of 3 events", got)
+	}
+}
