@@ -102,6 +102,9 @@ type Runner struct {
 
 	mu         sync.Mutex
 	checkpoint eventstore.Position
+	// staged is the last position of the batches staged (stageBatch), ahead of the
+	// checkpoint while their transactions are on their way.
+	staged eventstore.Position
 	loaded     bool
 	advanced   chan struct{}
 
@@ -421,63 +424,102 @@ func (r *Runner) ApplyDecoded(ctx context.Context, events []Decoded) error {
 		}
 		return nil
 	}
-	if r.diverged.Load() {
-		return errDiverged
-	}
-	committer, _ := r.proj.(Committer)
-	var last eventstore.Position
-	applied := 0
-	moved := false // the in-memory state moved with the batch
-	cp := r.Position()
-	_, err := r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys, Exclusive: r.exclusive}
-		for i := range events {
-			e := &events[i]
-			pos := e.Recorded.Position
-			if !cp.Less(pos) {
-				continue
-			}
-			last = pos
-			fn := r.table[e.Recorded.Type]
-			if fn == nil {
-				continue
-			}
-			if !e.Decoded {
-				return fmt.Errorf("projections: %s at %s: %s not decoded", r.Name(), FormatPosition(pos), e.Recorded.Type)
-			}
-			if err := fn(tx, e.Event); err != nil {
-				return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(pos), err)
-			}
-			if committer != nil {
-				// The in-memory state of a batchable projection moves per event inside the
-				// batch; should the batch fail, the runner refuses to go on.
-				committer.Committed(e.Event)
-				moved = true
-			}
-			applied++
-		}
-		if err := tx.B.Flush(); err != nil {
-			return fmt.Errorf("projections: %s: %w", r.Name(), err)
-		}
-		if last.IsZero() {
-			return nil
-		}
-		pipe.Set(ctx, r.keys.Checkpoint(r.Name()), FormatPosition(last), 0)
-		return nil
-	})
+	b, err := r.stageBatch(ctx, events)
 	if err != nil {
-		if moved {
-			r.diverged.Store(true)
-		}
 		return err
 	}
-	if !last.IsZero() {
+	return r.commitBatch(ctx, b)
+}
+
+// stagedBatch is a batch's transaction, built (its projection's in-memory state moved with it)
+// and not yet sent.
+type stagedBatch struct {
+	pipe    redis.Pipeliner
+	last    eventstore.Position
+	applied int
+	moved   bool // the in-memory state moved with the batch
+}
+
+// stageBatch builds the MULTI/EXEC of events (ApplyDecoded's first half). A rebuild stages a
+// projection's next batch while Redis runs the one before (rebuildPipeline), so the two
+// overlap; a batch staged must be committed, in order, before the runner goes on otherwise.
+func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch, error) {
+	if r.diverged.Load() {
+		return nil, errDiverged
+	}
+	committer, _ := r.proj.(Committer)
+	b := &stagedBatch{pipe: r.rdb.TxPipeline()}
+	r.mu.Lock()
+	cp := r.checkpoint
+	if cp.Less(r.staged) {
+		cp = r.staged // batches staged ahead of the checkpoint, on their way
+	}
+	r.mu.Unlock()
+	fail := func(err error) (*stagedBatch, error) {
+		if b.moved {
+			r.diverged.Store(true)
+		}
+		return nil, err
+	}
+	tx := &Tx{Ctx: ctx, R: r.rdb, W: b.pipe, B: NewWrites(ctx, b.pipe), Keys: r.keys, Exclusive: r.exclusive}
+	for i := range events {
+		e := &events[i]
+		pos := e.Recorded.Position
+		if !cp.Less(pos) {
+			continue
+		}
+		b.last = pos
+		fn := r.table[e.Recorded.Type]
+		if fn == nil {
+			continue
+		}
+		if !e.Decoded {
+			return fail(fmt.Errorf("projections: %s at %s: %s not decoded", r.Name(), FormatPosition(pos), e.Recorded.Type))
+		}
+		if err := fn(tx, e.Event); err != nil {
+			return fail(fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(pos), err))
+		}
+		if committer != nil {
+			// The in-memory state of a batchable projection moves per event inside the
+			// batch; should the batch fail, the runner refuses to go on.
+			committer.Committed(e.Event)
+			b.moved = true
+		}
+		b.applied++
+	}
+	if err := tx.B.Flush(); err != nil {
+		return fail(fmt.Errorf("projections: %s: %w", r.Name(), err))
+	}
+	if !b.last.IsZero() {
+		b.pipe.Set(ctx, r.keys.Checkpoint(r.Name()), FormatPosition(b.last), 0)
 		r.mu.Lock()
-		r.checkpoint = last
+		r.staged = b.last
+		r.mu.Unlock()
+	}
+	return b, nil
+}
+
+// commitBatch runs a staged batch's MULTI/EXEC and moves the checkpoint (ApplyDecoded's
+// second half).
+func (r *Runner) commitBatch(ctx context.Context, b *stagedBatch) error {
+	if _, err := b.pipe.Exec(ctx); err != nil {
+		if b.moved {
+			r.diverged.Store(true)
+		}
+		// Nothing staged after the checkpoint was applied: a retry stages it again. (The
+		// caller stages and commits in order, and stops staging at the first failure.)
+		r.mu.Lock()
+		r.staged = eventstore.Position{}
+		r.mu.Unlock()
+		return err
+	}
+	if !b.last.IsZero() {
+		r.mu.Lock()
+		r.checkpoint = b.last
 		close(r.advanced)
 		r.advanced = make(chan struct{})
 		r.mu.Unlock()
-		r.applied.Add(int64(applied))
+		r.applied.Add(int64(b.applied))
 	}
 	return nil
 }

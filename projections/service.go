@@ -282,10 +282,10 @@ type Progress func(done, total uint64, elapsed time.Duration)
 // that its projections build the generation alone (Tx.Exclusive).
 //
 // It is a pipeline: one goroutine reads the log in pages, another decodes each event once for
-// every projection, and each projection applies the pages in order in its own goroutine (one
-// MULTI/EXEC per page and projection, with the projection's checkpoint), so that reading,
-// decoding and the projections' round trips to Redis overlap. Any error stops the rebuild
-// before the switch.
+// every projection, and each projection applies the pages in order (one MULTI/EXEC per page
+// and projection, with the projection's checkpoint), staging a page's transaction in one
+// goroutine while another sends the one before, so that reading, decoding, the projections'
+// work and Redis's overlap. Any error stops the rebuild before the switch.
 func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventschema.Registry, factory Factory, prefix string, head eventstore.Position, progress Progress) (int64, error) {
 	// A rebuild allocates fast and keeps little: collecting garbage less often (the heap may grow
 	// to five times what is live, a few tens of MB here) is a fifth of its CPU back.
@@ -334,7 +334,14 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 }
 
 // rebuildBatch is the number of events a rebuild reads at once and applies per transaction.
-const rebuildBatch = 4096
+// The larger the batch, the more of its writes on one key combine (a tenant's ticket index, a
+// ticket's record): 16,384 rather than 4,096 took 10-12% off Redis's CPU per event. Up to
+// seven pages are in memory at once (rebuildQueue in each queue, one staged and one being
+// sent per projection), about 300 MB at this size.
+const rebuildBatch = 16384
+
+// rebuildQueue is the capacity of the queues between the rebuild's stages, in pages.
+const rebuildQueue = 2
 
 func rebuildPipeline(ctx context.Context, store Source, reg *eventschema.Registry, runners []*Runner, head eventstore.Position, progress Progress) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -358,7 +365,7 @@ func rebuildPipeline(ctx context.Context, store Source, reg *eventschema.Registr
 	}
 
 	// Read: pages of the log, system events left out.
-	pages := make(chan []Decoded, 4)
+	pages := make(chan []Decoded, rebuildQueue)
 	wg.Go(func() {
 		defer close(pages)
 		var from, last eventstore.Position // from is inclusive: skip what was read
@@ -401,7 +408,7 @@ func rebuildPipeline(ctx context.Context, store Source, reg *eventschema.Registr
 	}
 	feeds := make([]chan []Decoded, len(runners))
 	for i := range feeds {
-		feeds[i] = make(chan []Decoded, 4)
+		feeds[i] = make(chan []Decoded, rebuildQueue)
 	}
 	wg.Go(func() {
 		defer func() {
@@ -437,16 +444,58 @@ func rebuildPipeline(ctx context.Context, store Source, reg *eventschema.Registr
 	}
 	done := make(chan applied, 16*len(runners))
 	var appliers sync.WaitGroup
+	report := func(i, n int) bool {
+		select {
+		case done <- applied{i, uint64(n)}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for i, r := range runners {
+		if !r.Batchable() {
+			appliers.Go(func() {
+				for page := range feeds[i] {
+					if err := r.ApplyDecoded(ctx, page); err != nil {
+						fail(fmt.Errorf("rebuild %s: %w", r.Name(), err))
+						return
+					}
+					if !report(i, len(page)) {
+						return
+					}
+				}
+			})
+			continue
+		}
+		// A batchable projection stages its next page's transaction while Redis runs the one
+		// before: one goroutine builds, another sends, in order.
+		type staged struct {
+			b *stagedBatch
+			n int
+		}
+		ready := make(chan staged, 1)
 		appliers.Go(func() {
+			defer close(ready)
 			for page := range feeds[i] {
-				if err := r.ApplyDecoded(ctx, page); err != nil {
+				b, err := r.stageBatch(ctx, page)
+				if err != nil {
 					fail(fmt.Errorf("rebuild %s: %w", r.Name(), err))
 					return
 				}
 				select {
-				case done <- applied{i, uint64(len(page))}:
+				case ready <- staged{b, len(page)}:
 				case <-ctx.Done():
+					return
+				}
+			}
+		})
+		appliers.Go(func() {
+			for s := range ready {
+				if err := r.commitBatch(ctx, s.b); err != nil {
+					fail(fmt.Errorf("rebuild %s: %w", r.Name(), err))
+					return
+				}
+				if !report(i, s.n) {
 					return
 				}
 			}
