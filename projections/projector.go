@@ -104,9 +104,9 @@ type Runner struct {
 	checkpoint eventstore.Position
 	// staged is the last position of the batches staged (stageBatch), ahead of the
 	// checkpoint while their transactions are on their way.
-	staged eventstore.Position
-	loaded     bool
-	advanced   chan struct{}
+	staged   eventstore.Position
+	loaded   bool
+	advanced chan struct{}
 
 	applied   atomic.Int64
 	unhealthy atomic.Bool
