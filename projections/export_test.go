@@ -12,3 +12,10 @@ import (
 func BatchMessage(ctx context.Context, events []eventstore.RecordedEvent) *message.Message {
 	return batchMessage(ctx, events)
 }
+
+// SetRebuildBatch makes rebuilds read and apply pages of n events, until restore.
+func SetRebuildBatch(n int) (restore func()) {
+	old := rebuildBatch
+	rebuildBatch = n
+	return func() { rebuildBatch = old }
+}

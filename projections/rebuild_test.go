@@ -3,11 +3,15 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/portal-access/backend/eventschema"
+	"github.com/portal-access/backend/internal/app"
 	"github.com/portal-access/backend/internal/testkit"
+	"github.com/portal-access/backend/internal/testkit/world"
 	"github.com/portal-access/backend/projections"
 )
 
@@ -72,5 +76,48 @@ func TestRebuildHoldsTheRebuildLock(t *testing.T) {
 	waitFor(t, live, head)
 	if got := rdb.LRange(ctx, live.Keys().Tenant("t1")+"exclusive", 0, -1).Val(); len(got) != 3 || got[0] != "false" || got[2] != "false" {
 		t.Fatalf("live applied with Exclusive %v, want false for each of 3 events", got)
+	}
+}
+
+// A rebuild in pages of a few events — each page's transaction staged while the one before is
+// on its way to Redis — leaves exactly the keys the live projections leave, for every read
+// model of the service.
+func TestRebuildInSmallPagesEqualsLive(t *testing.T) {
+	defer projections.SetRebuildBatch(7)()
+	srv := testkit.StartEventStore(t)
+	store := testkit.StoreClient(t, srv.ConnectionString())
+	rdb, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	reg := eventschema.MustPortal()
+	head, err := world.Generate(11, 150).Append(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := func(k projections.Keys) (string, int) {
+		d, n := testkit.Digest(ctx, rdb, k.Generation(), fmt.Sprintf("%s:g%d:", k.Prefix, k.Gen), ":cp:")
+		return d, n
+	}
+
+	svc, err := projections.Start(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, testkit.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := svc.WaitFor(wctx, head); err != nil {
+		t.Fatal(err)
+	}
+	live, liveKeys := digest(svc.Keys())
+	svc.Close()
+	if liveKeys < 100 {
+		t.Fatalf("the live read models hold %d keys: the world is too small to test pages", liveKeys)
+	}
+
+	gen, err := projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, n := digest(projections.Keys{Prefix: prefix, Gen: gen}); d != live {
+		t.Fatalf("rebuilt in pages of 7: %d keys, digest %s; live: %d keys, digest %s", n, d, liveKeys, live)
 	}
 }
