@@ -288,7 +288,8 @@ type Progress func(done, total uint64, elapsed time.Duration)
 // work and Redis's overlap. Any error stops the rebuild before the switch.
 func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventschema.Registry, factory Factory, prefix string, head eventstore.Position, progress Progress) (int64, error) {
 	// A rebuild allocates fast and keeps little: collecting garbage less often (the heap may grow
-	// to five times what is live, a few tens of MB here) is a fifth of its CPU back.
+	// to five times what is live: the pages in flight and the projections' state) is a fifth of its
+	// CPU back.
 	defer debug.SetGCPercent(debug.SetGCPercent(rebuildGCPercent))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
