@@ -449,10 +449,11 @@ func BenchmarkRebuild(b *testing.B) {
 			stopProfile := profileRebuild(b, c.name)
 			b.ResetTimer()
 			for range b.N {
-				var err error
-				if gen, err = projections.Rebuild(ctx, rdb, store, reg, c.factory, pfx, head, nil); err != nil {
+				res, err := projections.Rebuild(ctx, rdb, store, reg, c.factory, pfx, head, nil)
+				if err != nil {
 					b.Fatal(err)
 				}
+				gen = res.Generation
 			}
 			b.StopTimer()
 			stopProfile()

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -18,4 +19,12 @@ func SetRebuildBatch(n int) (restore func()) {
 	old := rebuildBatch
 	rebuildBatch = n
 	return func() { rebuildBatch = old }
+}
+
+// SetDropTimes sets how long a rebuild waits after the last reader of the old generation left
+// (grace) and at most for them to leave (wait), until restore.
+func SetDropTimes(grace, wait time.Duration) (restore func()) {
+	g, w := dropGrace, dropWait
+	dropGrace, dropWait = grace, wait
+	return func() { dropGrace, dropWait = g, w }
 }

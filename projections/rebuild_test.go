@@ -58,11 +58,11 @@ func TestRebuildHoldsTheRebuildLock(t *testing.T) {
 
 	// Once it is gone, a rebuild runs, exclusively, and gives the lock up.
 	rdb.Del(ctx, projections.RebuildLockKey(prefix))
-	gen, err := projections.Rebuild(ctx, rdb, store, reg, factory, prefix, head, nil)
+	res, err := projections.Rebuild(ctx, rdb, store, reg, factory, prefix, head, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := projections.Keys{Prefix: prefix, Gen: gen}
+	keys := projections.Keys{Prefix: prefix, Gen: res.Generation}
 	if got := rdb.LRange(ctx, keys.Tenant("t1")+"exclusive", 0, -1).Val(); len(got) != 3 || got[0] != "true" || got[2] != "true" {
 		t.Fatalf("a rebuild applied with Exclusive %v, want true for each of 3 events", got)
 	}
@@ -113,11 +113,98 @@ func TestRebuildInSmallPagesEqualsLive(t *testing.T) {
 		t.Fatalf("the live read models hold %d keys: the world is too small to test pages", liveKeys)
 	}
 
-	gen, err := projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
+	res, err := projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, n := digest(projections.Keys{Prefix: prefix, Gen: gen}); d != live {
+	if d, n := digest(projections.Keys{Prefix: prefix, Gen: res.Generation}); d != live {
 		t.Fatalf("rebuilt in pages of 7: %d keys, digest %s; live: %d keys, digest %s", n, d, liveKeys, live)
+	}
+}
+
+// A rebuild deletes the generation it replaced only once no serving Service reads it: a live
+// service has followed the switch by the time the old generation is gone. A reader that keeps
+// the old generation past the wait leaves it in place, listed as stale, and the next rebuild
+// deletes it once nobody reads it; a lease that lapsed (a service that died) holds up nothing.
+func TestRebuildDeletesTheOldGenerationOnlyOnceUnread(t *testing.T) {
+	defer projections.SetDropTimes(20*time.Millisecond, 500*time.Millisecond)()
+	srv := testkit.StartEventStore(t)
+	store := testkit.StoreClient(t, srv.ConnectionString())
+	rdb, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	reg := eventschema.MustPortal()
+	head, err := world.Generate(5, 60).Append(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genKeys := func(gen int64) int {
+		return len(testkit.Keys(ctx, rdb, projections.Keys{Prefix: prefix, Gen: gen}.Generation()))
+	}
+
+	svc, err := projections.Start(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, testkit.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := svc.WaitFor(wctx, head); err != nil {
+		t.Fatal(err)
+	}
+	if genKeys(1) == 0 {
+		t.Fatal("the live service wrote no keys")
+	}
+	res, err := projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Generation != 2 || res.Previous != 1 || !res.Dropped {
+		t.Fatalf("rebuild: %+v, want generation 2 replacing 1, dropped", res)
+	}
+	// The old generation went only after the service had left it.
+	if g := svc.Generation(); g != 2 {
+		t.Fatalf("generation 1 was deleted while the service still served generation %d", g)
+	}
+	if n := genKeys(1); n != 0 {
+		t.Fatalf("%d keys of generation 1 left", n)
+	}
+	svc.Close()
+	if n := rdb.SCard(ctx, projections.ServersKey(prefix)).Val(); n != 0 {
+		t.Fatalf("a closed service still holds a lease (%d servers)", n)
+	}
+
+	// A service stuck on generation 2, and one whose lease lapsed.
+	rdb.SAdd(ctx, projections.ServersKey(prefix), "stuck", "dead")
+	rdb.Set(ctx, projections.ServingKey(prefix, "stuck"), "2", time.Minute)
+	res, err = projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Generation != 3 || res.Dropped {
+		t.Fatalf("rebuild under a reader of generation 2: %+v, want generation 3, not dropped", res)
+	}
+	if genKeys(2) == 0 {
+		t.Fatal("generation 2 was deleted under its reader")
+	}
+	if got := rdb.SMembers(ctx, projections.StaleKey(prefix)).Val(); len(got) != 1 || got[0] != "2" {
+		t.Fatalf("stale generations %v, want [2]", got)
+	}
+	if rdb.SIsMember(ctx, projections.ServersKey(prefix), "dead").Val() {
+		t.Fatal("the lapsed lease is still listed")
+	}
+
+	// The reader goes; the next rebuild deletes both generation 2 (stale) and 3 (replaced).
+	rdb.Del(ctx, projections.ServingKey(prefix, "stuck"))
+	res, err = projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Generation != 4 || !res.Dropped {
+		t.Fatalf("rebuild: %+v, want generation 4, dropped", res)
+	}
+	if n2, n3, n4 := genKeys(2), genKeys(3), genKeys(4); n2 != 0 || n3 != 0 || n4 == 0 {
+		t.Fatalf("keys of generations 2, 3, 4: %d, %d, %d; want 0, 0 and some", n2, n3, n4)
+	}
+	if n := rdb.Exists(ctx, projections.StaleKey(prefix)).Val(); n != 0 {
+		t.Fatal("generation 2 is still listed as stale")
 	}
 }

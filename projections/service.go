@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,10 @@ type Service struct {
 	mu      sync.Mutex
 	gen     int64
 	runners []*Runner
+	// reads are the generations the service may read (its lease, readers.go): gen, and during
+	// a switch the next one.
+	reads []int64
+	lease *lease
 	// serving is set once the runners of the current start have reached the log's head as it
 	// was when they started; epoch tells a start's catch-up from an earlier one's.
 	serving atomic.Bool
@@ -60,15 +65,43 @@ func Start(ctx context.Context, rdb redis.UniversalClient, store Source, reg *ev
 			return nil, err
 		}
 	}
+	s.lease = newLease(rdb, prefix, s.readGenerations)
 	if err := s.run(gen); err != nil {
 		return nil, err
 	}
+	go s.lease.keep()
 	go s.follow()
 	return s, nil
 }
 
+// readGenerations are the generations the service may read now (its lease).
+func (s *Service) readGenerations() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reads)
+}
+
+// announce sets the generations the service may read and renews its lease with them at once.
+func (s *Service) announce(gens ...int64) error {
+	s.mu.Lock()
+	s.reads = gens
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), servingLease)
+	defer cancel()
+	return s.lease.renew(ctx)
+}
+
 func (s *Service) run(gen int64) error {
 	keys := Keys{Prefix: s.prefix, Gen: gen}
+	// Until the switch below, requests still read the current generation: the lease names both,
+	// so that a rebuild does not delete the current one under them.
+	reads := []int64{gen}
+	if cur := s.Generation(); cur != 0 && cur != gen {
+		reads = []int64{cur, gen}
+	}
+	if err := s.announce(reads...); err != nil {
+		return err
+	}
 	var runners []*Runner
 	for _, p := range s.factory() {
 		runners = append(runners, NewRunner(p, s.rdb, s.reg, keys))
@@ -99,6 +132,10 @@ func (s *Service) run(gen int64) error {
 	if old != nil {
 		old()
 		<-oldDone
+	}
+	if err := s.announce(gen); err != nil {
+		// The lease keeps naming the old generation until the next renewal: a rebuild waits.
+		s.logger.Warn("could not announce the switch of generation", "generation", gen, "error", err)
 	}
 	s.logger.Info("projections running", "generation", gen, "count", len(runners))
 	s.catchUp(runners)
@@ -269,14 +306,28 @@ func (s *Service) Close() error {
 		cancel()
 		<-done
 	}
+	s.lease.close()
 	return nil
 }
 
 // Progress reports a rebuild's advance.
 type Progress func(done, total uint64, elapsed time.Duration)
 
+// Rebuilt is what a rebuild did.
+type Rebuilt struct {
+	// Generation is the generation built, now the active one; Previous the one it replaced
+	// (0: none).
+	Generation, Previous int64
+	// Built is the time from the start to the switch.
+	Built time.Duration
+	// Dropped: the previous generation is deleted. It is not when a serving Service still read
+	// it after two minutes (it is then listed in StaleKey, for the next rebuild to delete).
+	Dropped bool
+}
+
 // Rebuild builds every projection from the start of the log into a new generation beside the
-// live one, switches the active generation when it has caught up, and deletes the old one.
+// live one, switches the active generation when it has caught up, and deletes the old one once
+// no serving Service reads it any more (readers.go).
 // Readers keep reading the old generation until the switch; a serving Service follows it.
 // It holds the rebuild lock throughout (ErrRebuildRunning when another rebuild has it), so
 // that its projections build the generation alone (Tx.Exclusive).
@@ -286,7 +337,8 @@ type Progress func(done, total uint64, elapsed time.Duration)
 // and projection, with the projection's checkpoint), staging a page's transaction in one
 // goroutine while another sends the one before, so that reading, decoding, the projections'
 // work and Redis's overlap. Any error stops the rebuild before the switch.
-func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventschema.Registry, factory Factory, prefix string, head eventstore.Position, progress Progress) (int64, error) {
+func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventschema.Registry, factory Factory, prefix string, head eventstore.Position, progress Progress) (Rebuilt, error) {
+	start := time.Now()
 	// A rebuild allocates fast and keeps little: collecting garbage less often (the heap may grow
 	// to five times what is live: the pages in flight and the projections' state) is a fifth of its
 	// CPU back.
@@ -295,43 +347,49 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	defer cancel(nil)
 	lock, err := lockRebuild(ctx, rdb, prefix, cancel)
 	if err != nil {
-		return 0, err
+		return Rebuilt{}, err
 	}
 	defer lock.release()
 	active, err := ActiveGeneration(ctx, rdb, prefix)
 	if err != nil {
-		return 0, err
+		return Rebuilt{}, err
 	}
 	next := active + 1
 	keys := Keys{Prefix: prefix, Gen: next}
-	deleteGeneration(ctx, rdb, keys)
+	deleteGeneration(ctx, rdb, keys) // what a rebuild killed mid-way left
+	if err := dropStale(ctx, rdb, prefix, active); err != nil {
+		return Rebuilt{}, err
+	}
 	var runners []*Runner
 	for _, p := range factory() {
 		r := NewRunner(p, rdb, reg, keys)
 		r.UseSource(store)
 		r.exclusive = true
 		if _, err := r.Checkpoint(ctx, r.Name()); err != nil {
-			return 0, err
+			return Rebuilt{}, err
 		}
 		runners = append(runners, r)
 	}
 	if err := rebuildPipeline(ctx, store, reg, runners, head, progress); err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-			return 0, cause
+			return Rebuilt{}, cause
 		}
-		return 0, err
+		return Rebuilt{}, err
 	}
 	if err := lock.holds(ctx); err != nil {
-		return 0, err
+		return Rebuilt{}, err
 	}
 	// Switch: from now on readers use the new generation; live services follow within a second.
 	if err := rdb.Set(ctx, ActiveKey(prefix), strconv.FormatInt(next, 10), 0).Err(); err != nil {
-		return 0, err
+		return Rebuilt{}, err
 	}
+	res := Rebuilt{Generation: next, Previous: active, Built: time.Since(start)}
 	if active > 0 {
-		deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: active})
+		if res.Dropped, err = dropWhenUnread(ctx, rdb, prefix, active); err != nil {
+			return res, err
+		}
 	}
-	return next, nil
+	return res, nil
 }
 
 // rebuildBatch is the number of events a rebuild reads at once and applies per transaction.

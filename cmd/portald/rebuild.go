@@ -59,17 +59,27 @@ func rebuild(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "rebuilding the read models (event store: %s; log head %s)\n", side.where, head)
 	start := time.Now()
 	var events uint64
-	gen, err := projections.Rebuild(ctx, rdb, side.store, side.reg, app.ReadModels(side.store, side.reg), *prefix, head,
+	res, err := projections.Rebuild(ctx, rdb, side.store, side.reg, app.ReadModels(side.store, side.reg), *prefix, head,
 		func(done, total uint64, elapsed time.Duration) {
 			events = done
 			fmt.Fprint(stderr, "\r"+progressBar(done, total, elapsed))
 		})
 	fmt.Fprintln(stderr)
-	if err != nil {
+	if res.Generation == 0 {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	elapsed := time.Since(start)
-	fmt.Fprintf(stdout, "rebuilt %d events into generation %d in %v (%.0f events/s)\n", events, gen, elapsed.Round(time.Millisecond), float64(events)/elapsed.Seconds())
+	// Switched: readers use the new generation whatever happened to the old one.
+	fmt.Fprintf(stdout, "rebuilt %d events into generation %d in %v (%.0f events/s)\n", events, res.Generation,
+		res.Built.Round(time.Millisecond), float64(events)/res.Built.Seconds())
+	switch {
+	case err != nil:
+		return fmt.Errorf("rebuild: generation %d is active, but generation %d was not deleted: %w", res.Generation, res.Previous, err)
+	case res.Previous == 0:
+	case res.Dropped:
+		fmt.Fprintf(stdout, "deleted generation %d once no serving portald read it (%v after the start)\n", res.Previous, time.Since(start).Round(time.Millisecond))
+	default:
+		fmt.Fprintf(stderr, "portald: generation %d is still read by a serving portald: left in place; the next rebuild deletes it\n", res.Previous)
+	}
 	return nil
 }
 

@@ -80,11 +80,11 @@ func TestLiveRestartAndRebuildAgree(t *testing.T) {
 		liveDigest := Digest(t, rdb, live, true)
 		svc.Close()
 
-		gen, err := projections.Rebuild(ctx, rdb, store, reg, factory(store), pfx, last, nil)
+		res, err := projections.Rebuild(ctx, rdb, store, reg, factory(store), pfx, last, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rebuilt := projections.Keys{Prefix: pfx, Gen: gen}
+		rebuilt := projections.Keys{Prefix: pfx, Gen: res.Generation}
 		if d := Digest(t, rdb, rebuilt, true); d != liveDigest {
 			t.Fatalf("seed %d: rebuild digest %s differs from the live one %s", seed, d, liveDigest)
 		}
