@@ -49,7 +49,7 @@ type AttachCompanyDocumentHandler struct {
 func (h AttachCompanyDocumentHandler) Handle(ctx context.Context, m Meta, in AttachCompanyDocument) (Result, error) {
 	m = m.Prepare("AttachDocument")
 	doc := m.NewID("company-document")
-	return h.Tickets.ExecuteDocument(ctx, h.Directories, m, domain.DocID(doc), domain.AttachCompanyDocument{
+	return h.Tickets.CreateDocument(ctx, h.Directories, m, domain.DocID(doc), domain.AttachCompanyDocument{
 		Document: domain.DocID(doc), Company: domain.CompanyID(in.Company),
 		DocumentMeta: domain.DocumentMeta{Name: in.Name, ContentType: in.ContentType, SizeBytes: in.SizeBytes}},
 		map[string]string{"document_id": doc})

@@ -50,6 +50,10 @@ func (m Meta) Prepare(command string) Meta {
 
 var commandNamespace = uuid.MustParse("6f1c2f0e-3d7b-5a53-9a1e-2c6a7f0e8b41")
 
+// mintsFreshIDs tells whether NewID mints random ids (no Idempotency-Key): a stream named by one
+// cannot exist yet. An id derived from an Idempotency-Key names the stream of the first attempt.
+func (m Meta) mintsFreshIDs() bool { return m.IdempotencyKey == "" }
+
 // NewID mints the id of something a command creates. With an idempotency key the id is
 // derived from it, so a retried command names the same resource.
 func (m Meta) NewID(kind string) string {

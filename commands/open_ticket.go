@@ -29,7 +29,7 @@ type OpenTicketHandler struct {
 func (h OpenTicketHandler) Handle(ctx context.Context, m Meta, in OpenTicket) (Result, error) {
 	m = m.Prepare("OpenTicket")
 	id := m.NewID("ticket")
-	return h.Tickets.ExecuteTicket(ctx, h.Directories, m, domain.TicketID(id), domain.OpenTicket{
+	return h.Tickets.CreateTicket(ctx, h.Directories, m, domain.TicketID(id), domain.OpenTicket{
 		Ticket: domain.TicketID(id), Company: domain.CompanyID(in.Company), Site: domain.SiteID(in.Site),
 		Type: in.Type, Title: in.Title, Description: in.Description,
 		ResponsibleGroup: domain.GroupID(in.ResponsibleGroup), ResponsibleUser: domain.PersonID(in.ResponsibleUser),

@@ -113,13 +113,19 @@ func (ts *Tickets) load(ctx context.Context, stream, commandID string, apply fun
 	return l, nil
 }
 
-// execute is the load–decide–append cycle shared by tickets and documents.
-func (ts *Tickets) execute(ctx context.Context, dirs *Directories, m Meta, command, stream string,
+// execute is the load–decide–append cycle shared by tickets and documents. A stream named by an
+// id the command just minted at random (fresh) cannot exist: it is not read (one round trip to
+// the event store fewer for every ticket opened), and the append expects no stream, which would
+// refuse should it exist after all.
+func (ts *Tickets) execute(ctx context.Context, dirs *Directories, m Meta, command, stream string, fresh bool,
 	apply func(domain.Event), decide func(*domain.Directory) ([]domain.Event, error), ids map[string]string) (Result, error) {
 	defer ts.locks.lock(stream)()
-	l, err := ts.load(ctx, stream, m.CommandID, apply)
-	if err != nil {
-		return Result{}, err
+	l := loadedStream{rev: -1}
+	if !fresh {
+		var err error
+		if l, err = ts.load(ctx, stream, m.CommandID, apply); err != nil {
+			return Result{}, err
+		}
 	}
 	if l.replayed {
 		r := l.replay
@@ -127,7 +133,7 @@ func (ts *Tickets) execute(ctx context.Context, dirs *Directories, m Meta, comma
 		return r, nil
 	}
 	var events []domain.Event
-	err = dirs.View(ctx, m.Tenant, func(d *domain.Directory) error {
+	err := dirs.View(ctx, m.Tenant, func(d *domain.Directory) error {
 		var derr error
 		events, derr = decide(d)
 		if a := d.People[m.Principal.Person]; a != nil && m.Principal.Kind == domain.PrincipalUser {
@@ -158,24 +164,33 @@ func (ts *Tickets) execute(ctx context.Context, dirs *Directories, m Meta, comma
 
 // ExecuteTicket runs a Ticket command against ticket id.
 func (ts *Tickets) ExecuteTicket(ctx context.Context, dirs *Directories, m Meta, id domain.TicketID, cmd domain.TicketCommand, ids map[string]string) (Result, error) {
+	return ts.executeTicket(ctx, dirs, m, id, false, cmd, ids)
+}
+
+// CreateTicket runs a Ticket command that creates ticket id, an id m.NewID minted.
+func (ts *Tickets) CreateTicket(ctx context.Context, dirs *Directories, m Meta, id domain.TicketID, cmd domain.TicketCommand, ids map[string]string) (Result, error) {
+	return ts.executeTicket(ctx, dirs, m, id, m.mintsFreshIDs(), cmd, ids)
+}
+
+func (ts *Tickets) executeTicket(ctx context.Context, dirs *Directories, m Meta, id domain.TicketID, fresh bool, cmd domain.TicketCommand, ids map[string]string) (Result, error) {
 	m = m.Prepare(cmd.CommandName())
 	if !wellFormedID(string(id)) {
 		return Result{}, notFoundErr("ticket", string(id))
 	}
 	t := domain.NewTicket(id)
-	return ts.execute(ctx, dirs, m, cmd.CommandName(), TicketStream(m.Tenant, id),
+	return ts.execute(ctx, dirs, m, cmd.CommandName(), TicketStream(m.Tenant, id), fresh,
 		func(e domain.Event) { domain.EvolveTicket(t, e) },
 		func(d *domain.Directory) ([]domain.Event, error) { return domain.DecideTicket(t, d, m.Principal, cmd) }, ids)
 }
 
-// ExecuteDocument runs a Document command against document id.
-func (ts *Tickets) ExecuteDocument(ctx context.Context, dirs *Directories, m Meta, id domain.DocID, cmd domain.DocumentCommand, ids map[string]string) (Result, error) {
+// CreateDocument runs a Document command that creates document id, an id m.NewID minted.
+func (ts *Tickets) CreateDocument(ctx context.Context, dirs *Directories, m Meta, id domain.DocID, cmd domain.DocumentCommand, ids map[string]string) (Result, error) {
 	m = m.Prepare(cmd.CommandName())
 	if !wellFormedID(string(id)) {
 		return Result{}, notFoundErr("document", string(id))
 	}
 	doc := domain.NewDocument(id)
-	return ts.execute(ctx, dirs, m, cmd.CommandName(), DocumentStream(m.Tenant, id),
+	return ts.execute(ctx, dirs, m, cmd.CommandName(), DocumentStream(m.Tenant, id), m.mintsFreshIDs(),
 		func(e domain.Event) { domain.EvolveDocument(doc, e) },
 		func(d *domain.Directory) ([]domain.Event, error) {
 			return domain.DecideDocument(doc, d, m.Principal, cmd)

@@ -166,6 +166,53 @@ func TestIdempotentRetryInAnotherProcess(t *testing.T) {
 	}
 }
 
+// readCountingStore counts the reads of each stream.
+type readCountingStore struct {
+	commands.EventStore
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (s *readCountingStore) ReadStream(ctx context.Context, stream string, from, max uint64, fn func(eventstore.RecordedEvent) error) error {
+	s.mu.Lock()
+	s.reads[stream]++
+	s.mu.Unlock()
+	return s.EventStore.ReadStream(ctx, stream, from, max, fn)
+}
+
+// TestOpeningATicketReadsOnlyWhatCanExist: a ticket opened without an Idempotency-Key gets a new
+// random id, whose stream is not read (it cannot exist); with a key, the id is derived from it
+// and its stream is read, since it holds the first attempt's events when this is a retry.
+func TestOpeningATicketReadsOnlyWhatCanExist(t *testing.T) {
+	a, _, existing, admin := twoProcesses(t)
+	ctx := context.Background()
+	tk, err := a.tickets.Ticket(ctx, "t1", domain.TicketID(existing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &readCountingStore{EventStore: a.store, reads: map[string]int{}}
+	c := newProcess(counting, a.reg)
+	open := func(m commands.Meta) string {
+		return must(t)(c.h.Tickets.OpenTicket.Handle(ctx, m, commands.OpenTicket{Company: string(tk.Company), Type: "incident", Title: "Leak"})).IDs["ticket_id"]
+	}
+	fresh := open(admin)
+	if n := counting.reads[commands.TicketStream("t1", domain.TicketID(fresh))]; n != 0 {
+		t.Fatalf("opening a ticket with a fresh id read its stream %d times", n)
+	}
+	keyed := admin
+	keyed.IdempotencyKey = "open-once"
+	derived := open(keyed)
+	if n := counting.reads[commands.TicketStream("t1", domain.TicketID(derived))]; n != 1 {
+		t.Fatalf("opening a ticket with an Idempotency-Key read its stream %d times, want 1", n)
+	}
+	for _, id := range []string{fresh, derived} {
+		got, err := a.tickets.Ticket(ctx, "t1", domain.TicketID(id))
+		if err != nil || got.Status != domain.TicketOpen || got.Company != tk.Company {
+			t.Fatalf("ticket %s: %+v, %v", id, got, err)
+		}
+	}
+}
+
 func TestTicketStreamNames(t *testing.T) {
 	if s := commands.TicketStream("t1", "x"); s != "ticket-t1-x" {
 		t.Fatal(s)
