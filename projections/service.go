@@ -65,11 +65,14 @@ func Start(ctx context.Context, rdb redis.UniversalClient, store Source, reg *ev
 			return nil, err
 		}
 	}
+	// The lease is kept from before the first run: the runners' start may replay the log for
+	// longer than a lease lasts.
 	s.lease = newLease(rdb, prefix, s.readGenerations)
+	go s.lease.keep()
 	if err := s.run(gen); err != nil {
+		s.lease.close()
 		return nil, err
 	}
-	go s.lease.keep()
 	go s.follow()
 	return s, nil
 }
