@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/portal-access/backend/eventschema"
 	"github.com/portal-access/backend/internal/app"
+	"github.com/portal-access/backend/internal/eventstore"
 	"github.com/portal-access/backend/internal/testkit"
 	"github.com/portal-access/backend/internal/testkit/world"
 	"github.com/portal-access/backend/projections"
@@ -84,29 +87,15 @@ func TestRebuildHoldsTheRebuildLock(t *testing.T) {
 // model of the service.
 func TestRebuildInSmallPagesEqualsLive(t *testing.T) {
 	defer projections.SetRebuildBatch(7)()
-	srv := testkit.StartEventStore(t)
-	store := testkit.StoreClient(t, srv.ConnectionString())
-	rdb, prefix := testkit.Redis(t)
 	ctx := context.Background()
-	reg := eventschema.MustPortal()
-	head, err := world.Generate(11, 150).Append(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newLiveWorld(t, 11, 150)
+	rdb, store, reg, prefix, head := w.rdb, w.store, w.reg, w.prefix, w.head
 	digest := func(k projections.Keys) (string, int) {
 		d, n := testkit.Digest(ctx, rdb, k.Generation(), fmt.Sprintf("%s:g%d:", k.Prefix, k.Gen), ":cp:")
 		return d, n
 	}
 
-	svc, err := projections.Start(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, testkit.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := svc.WaitFor(wctx, head); err != nil {
-		t.Fatal(err)
-	}
+	svc := w.serve(t)
 	live, liveKeys := digest(svc.Keys())
 	svc.Close()
 	if liveKeys < 100 {
@@ -128,28 +117,14 @@ func TestRebuildInSmallPagesEqualsLive(t *testing.T) {
 // deletes it once nobody reads it; a lease that lapsed (a service that died) holds up nothing.
 func TestRebuildDeletesTheOldGenerationOnlyOnceUnread(t *testing.T) {
 	defer projections.SetDropTimes(20*time.Millisecond, 500*time.Millisecond)()
-	srv := testkit.StartEventStore(t)
-	store := testkit.StoreClient(t, srv.ConnectionString())
-	rdb, prefix := testkit.Redis(t)
 	ctx := context.Background()
-	reg := eventschema.MustPortal()
-	head, err := world.Generate(5, 60).Append(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newLiveWorld(t, 5, 60)
+	rdb, store, reg, prefix, head := w.rdb, w.store, w.reg, w.prefix, w.head
 	genKeys := func(gen int64) int {
 		return len(testkit.Keys(ctx, rdb, projections.Keys{Prefix: prefix, Gen: gen}.Generation()))
 	}
 
-	svc, err := projections.Start(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, testkit.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := svc.WaitFor(wctx, head); err != nil {
-		t.Fatal(err)
-	}
+	svc := w.serve(t)
 	if genKeys(1) == 0 {
 		t.Fatal("the live service wrote no keys")
 	}
@@ -207,4 +182,41 @@ func TestRebuildDeletesTheOldGenerationOnlyOnceUnread(t *testing.T) {
 	if n := rdb.Exists(ctx, projections.StaleKey(prefix)).Val(); n != 0 {
 		t.Fatal("generation 2 is still listed as stale")
 	}
+}
+
+// liveWorld is a random world's log in an embedded event store, and a Redis prefix for its read
+// models.
+type liveWorld struct {
+	store  *eventstore.Client
+	rdb    *redis.Client
+	reg    *eventschema.Registry
+	prefix string
+	head   eventstore.Position
+}
+
+func newLiveWorld(t *testing.T, seed int64, size int) liveWorld {
+	t.Helper()
+	srv := testkit.StartEventStore(t)
+	w := liveWorld{store: testkit.StoreClient(t, srv.ConnectionString()), reg: eventschema.MustPortal()}
+	w.rdb, w.prefix = testkit.Redis(t)
+	var err error
+	if w.head, err = world.Generate(seed, size).Append(context.Background(), w.store); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// serve starts the service's read models live and waits until they have applied the log.
+func (w liveWorld) serve(t *testing.T) *projections.Service {
+	t.Helper()
+	svc, err := projections.Start(context.Background(), w.rdb, w.store, w.reg, app.ReadModels(w.store, w.reg), w.prefix, testkit.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.WaitFor(ctx, w.head); err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
