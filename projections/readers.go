@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -141,32 +142,44 @@ func readersOf(ctx context.Context, rdb redis.Cmdable, prefix string, gen int64)
 }
 
 // dropWhenUnread deletes generation gen once no Service reads it (and dropGrace after), and
-// tells whether it did. Past dropWait it leaves the generation in place, listed as stale.
+// tells whether it did. Past dropWait, or when ctx ends first (an interrupted portald rebuild),
+// it leaves the generation in place, listed as stale for the next rebuild.
 func dropWhenUnread(ctx context.Context, rdb *redis.Client, prefix string, gen int64) (bool, error) {
+	leave := func(cause error) (bool, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := rdb.SAdd(lctx, StaleKey(prefix), gen).Err(); err != nil {
+			return false, errors.Join(cause, fmt.Errorf("projections: list generation %d as stale: %w", gen, err))
+		}
+		return false, cause
+	}
 	deadline := time.Now().Add(dropWait)
 	for {
 		readers, err := readersOf(ctx, rdb, prefix, gen)
 		if err != nil {
-			return false, fmt.Errorf("projections: who reads generation %d: %w", gen, err)
+			return leave(fmt.Errorf("projections: who reads generation %d: %w", gen, err))
 		}
 		if len(readers) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return false, rdb.SAdd(ctx, StaleKey(prefix), gen).Err()
+			return leave(nil)
 		}
 		select {
 		case <-time.After(dropPoll):
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return leave(ctx.Err())
 		}
 	}
 	select {
 	case <-time.After(dropGrace):
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return leave(ctx.Err())
 	}
 	deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen})
+	if err := ctx.Err(); err != nil {
+		return leave(err) // interrupted part-way: the next rebuild deletes the rest
+	}
 	return true, nil
 }
 
