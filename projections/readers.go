@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -21,10 +20,11 @@ import (
 // table — tickets missing from a listing, a viewer without a table — as if it were the truth.
 //
 // So every Service holds a lease, <prefix>:serving:<instance> (listed in the set <prefix>:servers),
-// naming the generations it may read: the current one, and during a switch the next one too. A
-// rebuild deletes the old generation only once no lease names it, plus a grace for the requests
-// that began before their Service switched. A generation still read after two minutes is left in
-// place and listed in <prefix>:stale; the next rebuild deletes it once nobody reads it.
+// naming the generations it may read: the current one, and during a switch the next one too.
+// Rebuilt.DropPrevious deletes the old generation only once no lease names it, plus a grace for
+// the requests that began before their Service switched. From the switch until then the old
+// generation is listed in <prefix>:stale: one still read after two minutes, or whose deletion was
+// interrupted, stays there, and the next rebuild's DropPrevious deletes it once nobody reads it.
 
 // ServersKey is the set of the Service instances that may hold a lease.
 func ServersKey(prefix string) string { return prefix + ":servers" }
@@ -143,16 +143,9 @@ func readersOf(ctx context.Context, rdb redis.Cmdable, prefix string, gen int64)
 
 // dropWhenUnread deletes generation gen once no Service reads it (and dropGrace after), and
 // tells whether it did. Past dropWait, or when ctx ends first (an interrupted portald rebuild),
-// it leaves the generation in place, listed as stale for the next rebuild.
+// it leaves the generation in place (listed as stale, by Rebuild, for the next rebuild).
 func dropWhenUnread(ctx context.Context, rdb *redis.Client, prefix string, gen int64) (bool, error) {
-	leave := func(cause error) (bool, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := rdb.SAdd(lctx, StaleKey(prefix), gen).Err(); err != nil {
-			return false, errors.Join(cause, fmt.Errorf("projections: list generation %d as stale: %w", gen, err))
-		}
-		return false, cause
-	}
+	leave := func(cause error) (bool, error) { return false, cause }
 	deadline := time.Now().Add(dropWait)
 	for {
 		readers, err := readersOf(ctx, rdb, prefix, gen)
@@ -183,12 +176,14 @@ func dropWhenUnread(ctx context.Context, rdb *redis.Client, prefix string, gen i
 	return true, nil
 }
 
-// dropStale deletes the generations earlier rebuilds left in place that nobody reads any more.
+// dropStale deletes the generations earlier rebuilds left in place that nobody reads any more
+// (never active, the generation now active).
 func dropStale(ctx context.Context, rdb *redis.Client, prefix string, active int64) error {
 	stale, err := rdb.SMembers(ctx, StaleKey(prefix)).Result()
 	if err != nil {
 		return err
 	}
+	var unread []string
 	for _, s := range stale {
 		gen, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || gen == active {
@@ -200,9 +195,23 @@ func dropStale(ctx context.Context, rdb *redis.Client, prefix string, active int
 			return err
 		}
 		if len(readers) == 0 {
-			deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen})
+			unread = append(unread, s)
+		}
+	}
+	if len(unread) == 0 {
+		return nil
+	}
+	select { // its last reader may have left it a moment ago
+	case <-time.After(dropGrace):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, s := range unread {
+		gen, _ := strconv.ParseInt(s, 10, 64)
+		deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen})
+		if ctx.Err() == nil {
 			rdb.SRem(ctx, StaleKey(prefix), s)
 		}
 	}
-	return nil
+	return ctx.Err()
 }

@@ -319,19 +319,19 @@ type Progress func(done, total uint64, elapsed time.Duration)
 // Rebuilt is what a rebuild did.
 type Rebuilt struct {
 	// Generation is the generation built, now the active one; Previous the one it replaced
-	// (0: none).
+	// (0: none), which DropPrevious deletes.
 	Generation, Previous int64
 	// Built is the time from the start to the switch.
 	Built time.Duration
-	// Dropped: the previous generation is deleted. It is not when a serving Service still read
-	// it after two minutes (it is then listed in StaleKey, for the next rebuild to delete).
-	Dropped bool
+
+	rdb    *redis.Client
+	prefix string
 }
 
 // Rebuild builds every projection from the start of the log into a new generation beside the
-// live one, switches the active generation when it has caught up, and deletes the old one once
-// no serving Service reads it any more (readers.go).
-// Readers keep reading the old generation until the switch; a serving Service follows it.
+// live one and switches the active generation when it has caught up; Rebuilt.DropPrevious then
+// deletes the old one once no serving Service reads it any more (readers.go). Readers keep
+// reading the old generation until the switch; a serving Service follows it.
 // It holds the rebuild lock throughout (ErrRebuildRunning when another rebuild has it), so
 // that its projections build the generation alone (Tx.Exclusive).
 //
@@ -360,9 +360,6 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	next := active + 1
 	keys := Keys{Prefix: prefix, Gen: next}
 	deleteGeneration(ctx, rdb, keys) // what a rebuild killed mid-way left
-	if err := dropStale(ctx, rdb, prefix, active); err != nil {
-		return Rebuilt{}, err
-	}
 	var runners []*Runner
 	for _, p := range factory() {
 		r := NewRunner(p, rdb, reg, keys)
@@ -386,13 +383,33 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	if err := rdb.Set(ctx, ActiveKey(prefix), strconv.FormatInt(next, 10), 0).Err(); err != nil {
 		return Rebuilt{}, err
 	}
-	res := Rebuilt{Generation: next, Previous: active, Built: time.Since(start)}
+	res := Rebuilt{Generation: next, Previous: active, Built: time.Since(start), rdb: rdb, prefix: prefix}
 	if active > 0 {
-		if res.Dropped, err = dropWhenUnread(ctx, rdb, prefix, active); err != nil {
-			return res, err
+		// Stale until DropPrevious deletes it: should that never happen, the next rebuild does.
+		if err := rdb.SAdd(ctx, StaleKey(prefix), active).Err(); err != nil {
+			return res, fmt.Errorf("projections: list generation %d as stale: %w", active, err)
 		}
 	}
 	return res, nil
+}
+
+// DropPrevious deletes the generation the rebuild replaced once no serving Service reads it any
+// more (readers.go), and tells whether it did: it does not when one still reads it after two
+// minutes (a stuck server) or ctx ends first; the generation then stays listed as stale, and the
+// next rebuild's DropPrevious deletes it once nobody reads it — as it does here with those that
+// earlier rebuilds left.
+func (r Rebuilt) DropPrevious(ctx context.Context) (bool, error) {
+	if r.Previous == 0 {
+		return false, dropStale(ctx, r.rdb, r.prefix, r.Generation)
+	}
+	dropped, err := dropWhenUnread(ctx, r.rdb, r.prefix, r.Previous)
+	if dropped {
+		r.rdb.SRem(ctx, StaleKey(r.prefix), r.Previous)
+	}
+	if err != nil {
+		return dropped, err
+	}
+	return dropped, dropStale(ctx, r.rdb, r.prefix, r.Generation)
 }
 
 // rebuildBatch is the number of events a rebuild reads at once and applies per transaction.

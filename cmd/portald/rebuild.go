@@ -65,20 +65,23 @@ func rebuild(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stderr, "\r"+progressBar(done, total, elapsed))
 		})
 	fmt.Fprintln(stderr)
-	if res.Generation == 0 {
+	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	// Switched: readers use the new generation whatever happened to the old one.
-	fmt.Fprintf(stdout, "rebuilt %d events into generation %d in %v (%.0f events/s)\n", events, res.Generation,
+	fmt.Fprintf(stdout, "rebuilt %d events into generation %d in %v (%.0f events/s); readers now use it\n", events, res.Generation,
 		res.Built.Round(time.Millisecond), float64(events)/res.Built.Seconds())
+	if res.Previous == 0 {
+		return nil
+	}
+	fmt.Fprintf(stderr, "deleting generation %d once no serving portald reads it…\n", res.Previous)
+	dropped, err := res.DropPrevious(ctx)
 	switch {
 	case err != nil:
-		return fmt.Errorf("rebuild: generation %d is active, but generation %d was not deleted: %w", res.Generation, res.Previous, err)
-	case res.Previous == 0:
-	case res.Dropped:
-		fmt.Fprintf(stdout, "deleted generation %d once no serving portald read it (%v after the start)\n", res.Previous, time.Since(start).Round(time.Millisecond))
-	default:
+		return fmt.Errorf("generation %d was not deleted (the next rebuild deletes it): %w", res.Previous, err)
+	case !dropped:
 		fmt.Fprintf(stderr, "portald: generation %d is still read by a serving portald: left in place; the next rebuild deletes it\n", res.Previous)
+	default:
+		fmt.Fprintf(stdout, "deleted generation %d (%v after the start)\n", res.Previous, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

@@ -84,6 +84,9 @@ func TestLiveRestartAndRebuildAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := res.DropPrevious(ctx); err != nil {
+			t.Fatal(err)
+		}
 		rebuilt := projections.Keys{Prefix: pfx, Gen: res.Generation}
 		if d := Digest(t, rdb, rebuilt, true); d != liveDigest {
 			t.Fatalf("seed %d: rebuild digest %s differs from the live one %s", seed, d, liveDigest)
