@@ -32,7 +32,8 @@ func ServersKey(prefix string) string { return prefix + ":servers" }
 // ServingKey is an instance's lease: the generations it may read, comma-separated.
 func ServingKey(prefix, instance string) string { return prefix + ":serving:" + instance }
 
-// StaleKey lists the generations a rebuild replaced but could not delete (still read).
+// StaleKey lists the generations rebuilds replaced and have not deleted yet: from the switch until
+// DropPrevious deletes them, and for good when that could not (still read, or interrupted).
 func StaleKey(prefix string) string { return prefix + ":stale" }
 
 // A lease lasts servingLease and is renewed every servingRenew, so a Service that died stops
@@ -145,33 +146,32 @@ func readersOf(ctx context.Context, rdb redis.Cmdable, prefix string, gen int64)
 // tells whether it did. Past dropWait, or when ctx ends first (an interrupted portald rebuild),
 // it leaves the generation in place (listed as stale, by Rebuild, for the next rebuild).
 func dropWhenUnread(ctx context.Context, rdb *redis.Client, prefix string, gen int64) (bool, error) {
-	leave := func(cause error) (bool, error) { return false, cause }
 	deadline := time.Now().Add(dropWait)
 	for {
 		readers, err := readersOf(ctx, rdb, prefix, gen)
 		if err != nil {
-			return leave(fmt.Errorf("projections: who reads generation %d: %w", gen, err))
+			return false, fmt.Errorf("projections: who reads generation %d: %w", gen, err)
 		}
 		if len(readers) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return leave(nil)
+			return false, nil
 		}
 		select {
 		case <-time.After(dropPoll):
 		case <-ctx.Done():
-			return leave(ctx.Err())
+			return false, ctx.Err()
 		}
 	}
 	select {
 	case <-time.After(dropGrace):
 	case <-ctx.Done():
-		return leave(ctx.Err())
+		return false, ctx.Err()
 	}
 	deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen})
 	if err := ctx.Err(); err != nil {
-		return leave(err) // interrupted part-way: the next rebuild deletes the rest
+		return false, err // interrupted part-way: the next rebuild deletes the rest
 	}
 	return true, nil
 }
