@@ -512,6 +512,21 @@ func (s Scope) TicketReasons(t TicketView) []TicketReason {
 	return out
 }
 
+// SameTableAs reports whether two scopes are equal but for their person: their visibility tables
+// are the same, so a projection recomputing a group's members encodes the table once for all the
+// members alike. Every field but Person is compared (TestSameTableAsComparesEveryField).
+func (s Scope) SameTableAs(o Scope) bool {
+	reasons := slices.Equal[[]TicketReason]
+	return s.HasTable == o.HasTable && s.Class == o.Class && s.HomeCompany == o.HomeCompany &&
+		s.Unrestricted == o.Unrestricted && s.AllCompanies == o.AllCompanies &&
+		s.PeopleOfAllCompanies == o.PeopleOfAllCompanies && s.AllCompanyDocuments == o.AllCompanyDocuments &&
+		maps.EqualFunc(s.Companies, o.Companies, reasons) && maps.EqualFunc(s.Sites, o.Sites, reasons) &&
+		maps.Equal(s.ManagedSiteCompany, o.ManagedSiteCompany) && maps.Equal(s.ContractorAdminOf, o.ContractorAdminOf) &&
+		maps.EqualFunc(s.VisibleCompanies, o.VisibleCompanies, reasons) &&
+		maps.EqualFunc(s.PeopleCompanies, o.PeopleCompanies, slices.Equal[[]string]) &&
+		maps.Equal(s.PeopleSites, o.PeopleSites) && maps.EqualFunc(s.CompanyDocs, o.CompanyDocs, reasons)
+}
+
 // SeesTicket is TicketReasons' yes/no form.
 func (s Scope) SeesTicket(t TicketView) bool { return len(s.TicketReasons(t)) > 0 }
 

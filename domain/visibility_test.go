@@ -626,3 +626,45 @@ func TestScopeMatchesReferenceOverGeneratedWorlds(t *testing.T) {
 		t.Logf("%d worlds of size %d in %s; seen:%s", worlds, size, time.Since(start).Round(time.Millisecond), b.String())
 	}
 }
+
+// TestSameTableAsComparesEveryField changes each field of a scope but Person in turn (a field
+// added to Scope is covered by construction) and expects SameTableAs to tell the difference.
+func TestSameTableAsComparesEveryField(t *testing.T) {
+	base := domain.Scope{Person: "p1", HasTable: true}
+	other := base
+	other.Person = "p2"
+	if !base.SameTableAs(other) {
+		t.Fatal("scopes that differ only in their person are not the same table")
+	}
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Name == "Person" {
+			continue
+		}
+		changed := base
+		v := reflect.ValueOf(&changed).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.Bool:
+			v.SetBool(!v.Bool())
+		case reflect.String:
+			v.SetString(v.String() + "x")
+		case reflect.Map:
+			m := reflect.MakeMap(f.Type)
+			m.SetMapIndex(reflect.New(f.Type.Key()).Elem(), reflect.New(f.Type.Elem()).Elem())
+			v.Set(m)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test (and SameTableAs) about it", f.Name, v.Kind())
+		}
+		if base.SameTableAs(changed) || changed.SameTableAs(base) {
+			t.Errorf("SameTableAs ignores field %s", f.Name)
+		}
+	}
+	// Values inside maps count too: the same companies with other reasons.
+	a, b := base, base
+	a.Companies = map[domain.CompanyID][]domain.TicketReason{"c1": {{Rule: domain.ReasonCompanyRole}}}
+	b.Companies = map[domain.CompanyID][]domain.TicketReason{"c1": {{Rule: domain.ReasonCompanyAccess, Level: domain.LevelGroup}}}
+	if a.SameTableAs(b) {
+		t.Error("SameTableAs ignores the reasons of a company")
+	}
+}

@@ -169,8 +169,18 @@ func (p *Projection) applyDirectory(tx *projections.Tx, e projections.Event) err
 	}
 	P := tx.Keys.Tenant(e.Tenant()) + "vis:"
 	next := map[domain.PersonID]*table{}
-	for _, id := range affected(ts.dir, e.Payload) {
-		next[id] = writeScopeDiff(tx, P, id, ts.tables[id], ts.dir.ScopeOf(id))
+	// A group's members are often alike (a grant to the group changes them all the same way):
+	// a member whose scope is the previous one's but for the person shares its encoded table.
+	var prev domain.Scope
+	var prevTable *table
+	for i, id := range affected(ts.dir, e.Payload) {
+		s := ts.dir.ScopeOf(id)
+		nt := prevTable
+		if i == 0 || !s.SameTableAs(prev) {
+			nt = encodeTable(s)
+		}
+		prev, prevTable = s, nt
+		next[id] = writeScopeDiff(tx, P, id, ts.tables[id], nt)
 	}
 	if p.pending == nil {
 		p.pending = map[domain.TenantID]map[domain.PersonID]*table{}

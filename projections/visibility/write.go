@@ -91,13 +91,13 @@ func TicketDigest(unrestricted bool, tc, ts map[string]string, cx []string) stri
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
-// writeScopeDiff queues the writes that turn viewer id's table from old (nil: none) into scope
-// s, keeps the reverse indexes in step, and returns the table as written (nil: none). A viewer
-// losing its table (suspended, removed, demoted) loses every key in the same transaction.
-func writeScopeDiff(tx *projections.Tx, P string, id domain.PersonID, old *table, s domain.Scope) *table {
+// writeScopeDiff queues the writes that turn viewer id's table from old (nil: none) into nt (a
+// scope as encodeTable encodes it; nil: none), keeps the reverse indexes in step, and returns nt.
+// A viewer losing its table (suspended, removed, demoted) loses every key in the same
+// transaction. Tables are never changed once encoded, so viewers alike may share one.
+func writeScopeDiff(tx *projections.Tx, P string, id domain.PersonID, old, nt *table) *table {
 	w := tx.B
 	v := P + "v:" + string(id)
-	nt := encodeTable(s)
 	if nt == nil {
 		if old != nil {
 			w.Del(v, v+":tc", v+":ts", v+":cx", v+":co", v+":cd", v+":pc", v+":ps")
