@@ -114,3 +114,29 @@ func TestEffectiveAccess(t *testing.T) {
 		}
 	})
 }
+
+// Has answers what Expand's list holds, for every named set (and none) with every explicit
+// list of up to two permissions and every permission asked.
+func TestPermissionSetHasIsExpand(t *testing.T) {
+	names := []string{""}
+	for n := range namedSets {
+		names = append(names, n)
+	}
+	lists := [][]Permission{nil}
+	for _, a := range allPermissions {
+		lists = append(lists, []Permission{a})
+		for _, b := range allPermissions {
+			lists = append(lists, []Permission{a, b})
+		}
+	}
+	for _, n := range names {
+		for _, l := range lists {
+			set := PermissionSet{Named: n, List: l}
+			for _, perm := range append(slices.Clone(allPermissions), "unknown:perm") {
+				if got, want := set.Has(perm), slices.Contains(set.Expand(), perm); got != want {
+					t.Fatalf("%+v.Has(%s) = %v, Expand holds it: %v", set, perm, got, want)
+				}
+			}
+		}
+	}
+}

@@ -183,8 +183,11 @@ func (p PermissionSet) Expand() []Permission {
 	return slices.Compact(out)
 }
 
-// Has reports whether the set grants perm.
-func (p PermissionSet) Has(perm Permission) bool { return slices.Contains(p.Expand(), perm) }
+// Has reports whether the set grants perm: whether perm is in Expand's union, without building
+// it (visibility asks this many times per scope it computes).
+func (p PermissionSet) Has(perm Permission) bool {
+	return slices.Contains(namedSets[p.Named], perm) || slices.Contains(p.List, perm)
+}
 
 func (p PermissionSet) validate(field string) error {
 	if p.Named != "" {
