@@ -51,7 +51,8 @@ var (
 		Message: "this read needs a tenant-wide right the caller does not hold"}
 	errViewerWithoutTable = &domain.Error{Kind: domain.KindForbidden, Code: "viewer-without-access",
 		Message: "the viewer is not an active user: contacts, invited, suspended and removed users see nothing"}
-	errRebuilding = &domain.Error{Kind: domain.KindNotFound, Code: "read-models-rebuilding", Message: "the read models are being rebuilt"}
+	// errRebuilding marks a refusal read from read models that had vanished; fail answers it 503.
+	errRebuilding = errors.New("the read models are being rebuilt")
 	errUnbound    = &domain.Error{Kind: domain.KindForbidden, Code: "unknown-identity",
 		Message: "this identity is not bound to a user of the tenant; accept an invitation first"}
 )
@@ -233,8 +234,9 @@ func (a *API) fail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		problem.Write(c, problem.Unauthenticated())
-	case errors.As(err, &de) && a.vanished(c):
-		// A refusal read from read models that have just vanished (a flush) would be wrong.
+	case errors.Is(err, errRebuilding), errors.As(err, &de) && a.vanished(c):
+		// A refusal read from read models that have just vanished (a flush) would be wrong; once
+		// a read saw them vanished, it says so even if they are back by now.
 		c.Header("Retry-After", "1")
 		problem.Write(c, problem.New(http.StatusServiceUnavailable, "read-models-rebuilding",
 			"the read models are being rebuilt from the log and would answer wrongly; retry shortly"))
