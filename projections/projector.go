@@ -440,8 +440,7 @@ type stagedBatch struct {
 	moved   bool // the in-memory state moved with the batch
 }
 
-// stageBatch builds the MULTI/EXEC of events (ApplyDecoded's first half); a rebuild's, a plain
-// pipeline. A rebuild stages a
+// stageBatch builds the MULTI/EXEC of events (ApplyDecoded's first half). A rebuild stages a
 // projection's next batch while Redis runs the one before (rebuildPipeline), so the two
 // overlap; a batch staged must be committed, in order, before the runner goes on otherwise.
 func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch, error) {
@@ -450,12 +449,6 @@ func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch
 	}
 	committer, _ := r.proj.(Committer)
 	b := &stagedBatch{pipe: r.rdb.TxPipeline()}
-	if r.exclusive {
-		// A rebuild's generation has no reader before the switch and is never resumed: a
-		// failed batch fails the rebuild, and the next one starts from an empty generation. So
-		// its batches need no MULTI/EXEC, whose queueing costs Redis a reply per command.
-		b.pipe = r.rdb.Pipeline()
-	}
 	r.mu.Lock()
 	cp := r.checkpoint
 	if cp.Less(r.staged) {

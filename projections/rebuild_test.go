@@ -223,9 +223,9 @@ func (w liveWorld) serve(t *testing.T) *projections.Service {
 	return svc
 }
 
-// A rebuild cut short mid-way — its batches are plain pipelines, not MULTI/EXEC, so part of one
-// may have reached Redis — leaves the active generation as it was, and the next rebuild starts
-// from an empty generation: it equals the live read models exactly.
+// A rebuild cut short mid-way leaves the active generation as it was, and the next rebuild starts
+// from an empty generation — not from what the one cut short left, whose checkpoints a resumed
+// rebuild would trust: it equals the live read models exactly.
 func TestARebuildCutShortLeavesNoTrace(t *testing.T) {
 	defer projections.SetRebuildBatch(7)()
 	ctx := context.Background()

@@ -336,8 +336,8 @@ type Rebuilt struct {
 // that its projections build the generation alone (Tx.Exclusive).
 //
 // It is a pipeline: one goroutine reads the log in pages, another decodes each event once for
-// every projection, and each projection applies the pages in order (one pipeline per page
-// and projection, with the projection's checkpoint; no MULTI/EXEC, see stageBatch), staging a page's transaction in one
+// every projection, and each projection applies the pages in order (one MULTI/EXEC per page
+// and projection, with the projection's checkpoint), staging a page's transaction in one
 // goroutine while another sends the one before, so that reading, decoding, the projections'
 // work and Redis's overlap. Any error stops the rebuild before the switch.
 func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventschema.Registry, factory Factory, prefix string, head eventstore.Position, progress Progress) (Rebuilt, error) {
