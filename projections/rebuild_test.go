@@ -254,8 +254,8 @@ func TestARebuildCutShortLeavesNoTrace(t *testing.T) {
 	if n := len(testkit.Keys(ctx, rdb, left.Generation())); n == 0 || n >= liveKeys {
 		t.Fatalf("the rebuild cut short after %d events left %d keys (live: %d): not cut mid-way", applied, n, liveKeys)
 	}
-	// What part of a batch that reached Redis without its checkpoint looks like: writes beyond
-	// what the checkpoint says was applied.
+	// Whatever is left in that generation goes: here a key that no projection of this log
+	// writes (projections keep state in memory too, so a rebuild can never resume).
 	if err := rdb.HSet(ctx, left.Tenant("t1")+"dir:ticket:beyond", "status", "open").Err(); err != nil {
 		t.Fatal(err)
 	}
