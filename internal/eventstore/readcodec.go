@@ -1,0 +1,343 @@
+package eventstore
+
+import (
+	"unicode/utf8"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Every read of a stream or of $all, and every subscription, receives one ReadResp per event,
+// and the official client's time goes mostly into protobuf's generic, reflection-driven
+// decoding of it (a third of a ReadAll's CPU, client and server together). readRespCodec is
+// gRPC's proto codec with one exception: a ReadResp that carries an event is decoded by hand
+// into the very same message. Whatever else it meets — another message, another kind of
+// ReadResp, a field it does not know, a repeated field, a string that is not UTF-8 — goes to the
+// standard codec, so a newer EventStoreDB's answers decode as before. readcodec_test.go checks
+// it against proto.Unmarshal.
+//
+// gRPC looks codecs up by name for every call, and the official client offers no way to set
+// one per connection: registering it under "proto" is how it reaches the client's calls. It
+// changes the decoding of ReadResp alone, for every gRPC client in the process.
+type readRespCodec struct{ base encoding.CodecV2 }
+
+func init() {
+	encoding.RegisterCodecV2(readRespCodec{base: encoding.GetCodecV2(grpcproto.Name)})
+}
+
+func (c readRespCodec) Name() string { return grpcproto.Name }
+
+func (c readRespCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Marshal(v) }
+
+func (c readRespCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*streams.ReadResp); ok {
+		var b []byte
+		if len(data) == 1 {
+			b = data[0].ReadOnlyData()
+		} else {
+			buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+			defer buf.Free()
+			b = buf.ReadOnlyData()
+		}
+		if ev, ok := decodeReadEventResp(b); ok {
+			m.Reset() // as proto.Unmarshal does
+			m.Content = &streams.ReadResp_Event{Event: ev}
+			return nil
+		}
+	}
+	return c.base.Unmarshal(data, v)
+}
+
+// Field numbers of streams.proto and shared.proto.
+const (
+	fRespEvent = 1 // ReadResp.event
+
+	fEvEvent          = 1 // ReadEvent.event
+	fEvLink           = 2 // ReadEvent.link
+	fEvCommitPosition = 3 // ReadEvent.commit_position
+	fEvNoPosition     = 4 // ReadEvent.no_position
+
+	fRecID              = 1
+	fRecStreamID        = 2
+	fRecStreamRevision  = 3
+	fRecPreparePosition = 4
+	fRecCommitPosition  = 5
+	fRecMetadata        = 6
+	fRecCustomMetadata  = 7
+	fRecData            = 8
+
+	fUUIDStructured = 1
+	fUUIDString     = 2
+	fUUIDMost       = 1
+	fUUIDLeast      = 2
+
+	fStreamName = 3
+
+	fMapKey   = 1
+	fMapValue = 2
+)
+
+// fields reads a message's fields in turn; ok turns false at malformed input.
+type fields struct {
+	b    []byte
+	seen uint16 // fields 1..15 met so far: one twice means fall back (merging rules)
+	ok   bool
+}
+
+// next returns the next field: its number, wire type and, for a varint, its value, for bytes
+// its contents. done is true at the end of the message and on malformed input (f.ok false).
+func (f *fields) next() (num protowire.Number, typ protowire.Type, v uint64, bs []byte, done bool) {
+	if len(f.b) == 0 {
+		return 0, 0, 0, nil, true
+	}
+	num, typ, n := protowire.ConsumeTag(f.b)
+	if n < 0 {
+		f.ok = false
+		return 0, 0, 0, nil, true
+	}
+	f.b = f.b[n:]
+	switch typ {
+	case protowire.VarintType:
+		v, n = protowire.ConsumeVarint(f.b)
+	case protowire.BytesType:
+		bs, n = protowire.ConsumeBytes(f.b)
+	default:
+		n = -1 // no field of these messages has another wire type
+	}
+	if n < 0 {
+		f.ok = false
+		return 0, 0, 0, nil, true
+	}
+	f.b = f.b[n:]
+	return num, typ, v, bs, false
+}
+
+// once records a field that may appear once; false for a second time or a number past 15.
+func (f *fields) once(num protowire.Number) bool {
+	if num < 1 || num > 15 || f.seen&(1<<num) != 0 {
+		return false
+	}
+	f.seen |= 1 << num
+	return true
+}
+
+// decodeReadEventResp decodes a ReadResp whose content is an event. ok is false for anything
+// else, which the standard codec then decodes.
+func decodeReadEventResp(b []byte) (*streams.ReadResp_ReadEvent, bool) {
+	f := fields{b: b, ok: true}
+	var ev *streams.ReadResp_ReadEvent
+	for {
+		num, typ, _, bs, done := f.next()
+		if done {
+			break
+		}
+		if num != fRespEvent || typ != protowire.BytesType || !f.once(num) {
+			return nil, false
+		}
+		var ok bool
+		if ev, ok = decodeReadEvent(bs); !ok {
+			return nil, false
+		}
+	}
+	return ev, f.ok && ev != nil
+}
+
+func decodeReadEvent(b []byte) (*streams.ReadResp_ReadEvent, bool) {
+	ev := &streams.ReadResp_ReadEvent{}
+	f := fields{b: b, ok: true}
+	positioned := false
+	for {
+		num, typ, v, bs, done := f.next()
+		if done {
+			break
+		}
+		if !f.once(num) {
+			return nil, false
+		}
+		var ok bool
+		switch {
+		case num == fEvEvent && typ == protowire.BytesType:
+			ev.Event, ok = decodeRecorded(bs)
+		case num == fEvLink && typ == protowire.BytesType:
+			ev.Link, ok = decodeRecorded(bs)
+		case num == fEvCommitPosition && typ == protowire.VarintType && !positioned:
+			ev.Position, ok, positioned = &streams.ReadResp_ReadEvent_CommitPosition{CommitPosition: v}, true, true
+		case num == fEvNoPosition && typ == protowire.BytesType && !positioned && len(bs) == 0:
+			ev.Position, ok, positioned = &streams.ReadResp_ReadEvent_NoPosition{NoPosition: &shared.Empty{}}, true, true
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	return ev, f.ok
+}
+
+func decodeRecorded(b []byte) (*streams.ReadResp_ReadEvent_RecordedEvent, bool) {
+	r := &streams.ReadResp_ReadEvent_RecordedEvent{}
+	f := fields{b: b, ok: true}
+	for {
+		num, typ, v, bs, done := f.next()
+		if done {
+			break
+		}
+		if num != fRecMetadata && !f.once(num) {
+			return nil, false
+		}
+		ok := true
+		switch {
+		case num == fRecID && typ == protowire.BytesType:
+			r.Id, ok = decodeUUID(bs)
+		case num == fRecStreamID && typ == protowire.BytesType:
+			r.StreamIdentifier, ok = decodeStreamIdentifier(bs)
+		case num == fRecStreamRevision && typ == protowire.VarintType:
+			r.StreamRevision = v
+		case num == fRecPreparePosition && typ == protowire.VarintType:
+			r.PreparePosition = v
+		case num == fRecCommitPosition && typ == protowire.VarintType:
+			r.CommitPosition = v
+		case num == fRecMetadata && typ == protowire.BytesType:
+			if r.Metadata == nil {
+				r.Metadata = make(map[string]string, 3)
+			}
+			ok = decodeMapEntry(bs, r.Metadata)
+		case num == fRecCustomMetadata && typ == protowire.BytesType:
+			r.CustomMetadata = clone(bs)
+		case num == fRecData && typ == protowire.BytesType:
+			r.Data = clone(bs)
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	return r, f.ok
+}
+
+// clone copies bytes out of gRPC's buffer, which is reused once decoding returns; like
+// proto.Unmarshal, it gives an empty field as an empty, non-nil slice.
+func clone(bs []byte) []byte {
+	out := make([]byte, len(bs))
+	copy(out, bs)
+	return out
+}
+
+func decodeUUID(b []byte) (*shared.UUID, bool) {
+	f := fields{b: b, ok: true}
+	var id *shared.UUID
+	for {
+		num, typ, _, bs, done := f.next()
+		if done {
+			break
+		}
+		if id != nil { // a second member of the oneof
+			return nil, false
+		}
+		switch {
+		case num == fUUIDStructured && typ == protowire.BytesType:
+			s, ok := decodeStructured(bs)
+			if !ok {
+				return nil, false
+			}
+			id = &shared.UUID{Value: &shared.UUID_Structured_{Structured: s}}
+		case num == fUUIDString && typ == protowire.BytesType && utf8.Valid(bs):
+			id = &shared.UUID{Value: &shared.UUID_String_{String_: string(bs)}}
+		default:
+			return nil, false
+		}
+	}
+	if id == nil {
+		id = &shared.UUID{}
+	}
+	return id, f.ok
+}
+
+func decodeStructured(b []byte) (*shared.UUID_Structured, bool) {
+	s := &shared.UUID_Structured{}
+	f := fields{b: b, ok: true}
+	for {
+		num, typ, v, _, done := f.next()
+		if done {
+			break
+		}
+		if typ != protowire.VarintType || !f.once(num) {
+			return nil, false
+		}
+		switch num {
+		case fUUIDMost:
+			s.MostSignificantBits = int64(v)
+		case fUUIDLeast:
+			s.LeastSignificantBits = int64(v)
+		default:
+			return nil, false
+		}
+	}
+	return s, f.ok
+}
+
+func decodeStreamIdentifier(b []byte) (*shared.StreamIdentifier, bool) {
+	s := &shared.StreamIdentifier{}
+	f := fields{b: b, ok: true}
+	for {
+		num, typ, _, bs, done := f.next()
+		if done {
+			break
+		}
+		if num != fStreamName || typ != protowire.BytesType || !f.once(num) {
+			return nil, false
+		}
+		s.StreamName = clone(bs)
+	}
+	return s, f.ok
+}
+
+// decodeMapEntry adds one entry of a map<string, string>: a missing key or value is "", a key
+// met again takes the later value (as protobuf does).
+func decodeMapEntry(b []byte, m map[string]string) bool {
+	f := fields{b: b, ok: true}
+	var key, value []byte
+	for {
+		num, typ, _, bs, done := f.next()
+		if done {
+			break
+		}
+		if typ != protowire.BytesType || !f.once(num) || !utf8.Valid(bs) {
+			return false
+		}
+		switch num {
+		case fMapKey:
+			key = bs
+		case fMapValue:
+			value = bs
+		default:
+			return false
+		}
+	}
+	if !f.ok {
+		return false
+	}
+	m[known(key)] = known(value)
+	return true
+}
+
+// known returns the string of bs, without allocating for the keys and the content type every
+// event carries.
+func known(bs []byte) string {
+	switch string(bs) {
+	case "type":
+		return "type"
+	case "content-type":
+		return "content-type"
+	case "created":
+		return "created"
+	case "application/json":
+		return "application/json"
+	case "application/octet-stream":
+		return "application/octet-stream"
+	}
+	return string(bs)
+}
