@@ -100,11 +100,17 @@ type tenantBatch struct {
 	seconds     []int64
 	keys        []string
 	blobs       [][]byte
-	at          map[indexRef]int
+	// at is where each index is in keys and blobs, one map per kind: a string key takes the
+	// maps' fast path, which a struct key (indexRef) does not (a tenth of the audit's CPU).
+	at [ixSubject + 1]map[string]int
 }
 
 func newTenantBatch() projections.Accumulator {
-	return &tenantBatch{at: map[indexRef]int{}}
+	b := &tenantBatch{}
+	for k := range b.at {
+		b.at[k] = map[string]int{}
+	}
+	return b
 }
 
 // Add takes one event (an indexed), in log order.
@@ -117,10 +123,10 @@ func (b *tenantBatch) Add(part any) {
 	b.members = append(b.members, ev.member)
 	b.seconds = append(b.seconds, ev.second)
 	for _, ref := range ev.indexes {
-		i, ok := b.at[ref]
+		i, ok := b.at[ref.kind][ref.id]
 		if !ok {
 			i = len(b.keys)
-			b.at[ref] = i
+			b.at[ref.kind][ref.id] = i
 			b.keys = append(b.keys, ev.ks.index(ref))
 			b.blobs = append(b.blobs, make([]byte, 0, memberSize))
 		}
