@@ -43,9 +43,9 @@ func (c readRespCodec) Unmarshal(data mem.BufferSlice, v any) error {
 			defer buf.Free()
 			b = buf.ReadOnlyData()
 		}
-		if ev, ok := decodeReadEventResp(b); ok {
+		if content, ok := decodeReadEventResp(b); ok {
 			m.Reset() // as proto.Unmarshal does
-			m.Content = &streams.ReadResp_Event{Event: ev}
+			m.Content = content
 			return nil
 		}
 	}
@@ -127,9 +127,9 @@ func (f *fields) once(num protowire.Number) bool {
 
 // decodeReadEventResp decodes a ReadResp whose content is an event. ok is false for anything
 // else, which the standard codec then decodes.
-func decodeReadEventResp(b []byte) (*streams.ReadResp_ReadEvent, bool) {
+func decodeReadEventResp(b []byte) (*streams.ReadResp_Event, bool) {
 	f := fields{b: b, ok: true}
-	var ev *streams.ReadResp_ReadEvent
+	var content *streams.ReadResp_Event
 	for {
 		num, typ, _, bs, done := f.next()
 		if done {
@@ -139,15 +139,24 @@ func decodeReadEventResp(b []byte) (*streams.ReadResp_ReadEvent, bool) {
 			return nil, false
 		}
 		var ok bool
-		if ev, ok = decodeReadEvent(bs); !ok {
+		if content, ok = decodeReadEvent(bs); !ok {
 			return nil, false
 		}
 	}
-	return ev, f.ok && ev != nil
+	return content, f.ok && content != nil
 }
 
-func decodeReadEvent(b []byte) (*streams.ReadResp_ReadEvent, bool) {
-	ev := &streams.ReadResp_ReadEvent{}
+// eventParts are the messages of one ReadResp's event, allocated together.
+type eventParts struct {
+	content streams.ReadResp_Event
+	ev      streams.ReadResp_ReadEvent
+	commit  streams.ReadResp_ReadEvent_CommitPosition
+}
+
+func decodeReadEvent(b []byte) (*streams.ReadResp_Event, bool) {
+	p := &eventParts{}
+	ev := &p.ev
+	p.content.Event = ev
 	f := fields{b: b, ok: true}
 	positioned := false
 	for {
@@ -165,7 +174,8 @@ func decodeReadEvent(b []byte) (*streams.ReadResp_ReadEvent, bool) {
 		case num == fEvLink && typ == protowire.BytesType:
 			ev.Link, ok = decodeRecorded(bs)
 		case num == fEvCommitPosition && typ == protowire.VarintType && !positioned:
-			ev.Position, ok, positioned = &streams.ReadResp_ReadEvent_CommitPosition{CommitPosition: v}, true, true
+			p.commit.CommitPosition = v
+			ev.Position, ok, positioned = &p.commit, true, true
 		case num == fEvNoPosition && typ == protowire.BytesType && !positioned && len(bs) == 0:
 			ev.Position, ok, positioned = &streams.ReadResp_ReadEvent_NoPosition{NoPosition: &shared.Empty{}}, true, true
 		}
@@ -173,11 +183,28 @@ func decodeReadEvent(b []byte) (*streams.ReadResp_ReadEvent, bool) {
 			return nil, false
 		}
 	}
-	return ev, f.ok
+	return &p.content, f.ok
+}
+
+// recordedParts are the messages of one RecordedEvent, allocated together.
+type recordedParts struct {
+	rec        streams.ReadResp_ReadEvent_RecordedEvent
+	id         shared.UUID
+	structured shared.UUID_Structured_
+	bits       shared.UUID_Structured
+	stream     shared.StreamIdentifier
+}
+
+// span is a bytes field's contents in the input, and whether the field was there.
+type span struct {
+	b       []byte
+	present bool
 }
 
 func decodeRecorded(b []byte) (*streams.ReadResp_ReadEvent_RecordedEvent, bool) {
-	r := &streams.ReadResp_ReadEvent_RecordedEvent{}
+	p := &recordedParts{}
+	r := &p.rec
+	var name, custom, data span
 	f := fields{b: b, ok: true}
 	for {
 		num, typ, v, bs, done := f.next()
@@ -190,9 +217,10 @@ func decodeRecorded(b []byte) (*streams.ReadResp_ReadEvent_RecordedEvent, bool) 
 		ok := true
 		switch {
 		case num == fRecID && typ == protowire.BytesType:
-			r.Id, ok = decodeUUID(bs)
+			ok = decodeUUID(bs, p)
 		case num == fRecStreamID && typ == protowire.BytesType:
-			r.StreamIdentifier, ok = decodeStreamIdentifier(bs)
+			r.StreamIdentifier = &p.stream
+			name, ok = decodeStreamName(bs)
 		case num == fRecStreamRevision && typ == protowire.VarintType:
 			r.StreamRevision = v
 		case num == fRecPreparePosition && typ == protowire.VarintType:
@@ -205,9 +233,9 @@ func decodeRecorded(b []byte) (*streams.ReadResp_ReadEvent_RecordedEvent, bool) 
 			}
 			ok = decodeMapEntry(bs, r.Metadata)
 		case num == fRecCustomMetadata && typ == protowire.BytesType:
-			r.CustomMetadata = clone(bs)
+			custom = span{bs, true}
 		case num == fRecData && typ == protowire.BytesType:
-			r.Data = clone(bs)
+			data = span{bs, true}
 		default:
 			ok = false
 		}
@@ -215,49 +243,58 @@ func decodeRecorded(b []byte) (*streams.ReadResp_ReadEvent_RecordedEvent, bool) 
 			return nil, false
 		}
 	}
-	return r, f.ok
+	if !f.ok {
+		return nil, false
+	}
+	// The bytes are copied out of gRPC's buffer, which is reused once decoding returns, into
+	// one allocation; each field's capacity ends where it does. Like proto.Unmarshal, a field
+	// that is there but empty is an empty, non-nil slice.
+	buf := make([]byte, 0, len(name.b)+len(custom.b)+len(data.b))
+	take := func(s span) []byte {
+		if !s.present {
+			return nil
+		}
+		at := len(buf)
+		buf = append(buf, s.b...)
+		return buf[at:len(buf):len(buf)]
+	}
+	p.stream.StreamName = take(name)
+	r.CustomMetadata = take(custom)
+	r.Data = take(data)
+	return r, true
 }
 
-// clone copies bytes out of gRPC's buffer, which is reused once decoding returns; like
-// proto.Unmarshal, it gives an empty field as an empty, non-nil slice.
-func clone(bs []byte) []byte {
-	out := make([]byte, len(bs))
-	copy(out, bs)
-	return out
-}
-
-func decodeUUID(b []byte) (*shared.UUID, bool) {
+// decodeUUID decodes a UUID (a oneof: structured or string) into p.id and sets p.rec.Id.
+func decodeUUID(b []byte, p *recordedParts) bool {
 	f := fields{b: b, ok: true}
-	var id *shared.UUID
+	set := false
 	for {
 		num, typ, _, bs, done := f.next()
 		if done {
 			break
 		}
-		if id != nil { // a second member of the oneof
-			return nil, false
+		if set { // a second member of the oneof
+			return false
 		}
+		set = true
 		switch {
 		case num == fUUIDStructured && typ == protowire.BytesType:
-			s, ok := decodeStructured(bs)
-			if !ok {
-				return nil, false
+			if !decodeStructured(bs, &p.bits) {
+				return false
 			}
-			id = &shared.UUID{Value: &shared.UUID_Structured_{Structured: s}}
+			p.structured.Structured = &p.bits
+			p.id.Value = &p.structured
 		case num == fUUIDString && typ == protowire.BytesType && utf8.Valid(bs):
-			id = &shared.UUID{Value: &shared.UUID_String_{String_: string(bs)}}
+			p.id.Value = &shared.UUID_String_{String_: string(bs)}
 		default:
-			return nil, false
+			return false
 		}
 	}
-	if id == nil {
-		id = &shared.UUID{}
-	}
-	return id, f.ok
+	p.rec.Id = &p.id
+	return f.ok
 }
 
-func decodeStructured(b []byte) (*shared.UUID_Structured, bool) {
-	s := &shared.UUID_Structured{}
+func decodeStructured(b []byte, s *shared.UUID_Structured) bool {
 	f := fields{b: b, ok: true}
 	for {
 		num, typ, v, _, done := f.next()
@@ -265,7 +302,7 @@ func decodeStructured(b []byte) (*shared.UUID_Structured, bool) {
 			break
 		}
 		if typ != protowire.VarintType || !f.once(num) {
-			return nil, false
+			return false
 		}
 		switch num {
 		case fUUIDMost:
@@ -273,14 +310,15 @@ func decodeStructured(b []byte) (*shared.UUID_Structured, bool) {
 		case fUUIDLeast:
 			s.LeastSignificantBits = int64(v)
 		default:
-			return nil, false
+			return false
 		}
 	}
-	return s, f.ok
+	return f.ok
 }
 
-func decodeStreamIdentifier(b []byte) (*shared.StreamIdentifier, bool) {
-	s := &shared.StreamIdentifier{}
+// decodeStreamName finds the stream_name of a StreamIdentifier.
+func decodeStreamName(b []byte) (span, bool) {
+	var name span
 	f := fields{b: b, ok: true}
 	for {
 		num, typ, _, bs, done := f.next()
@@ -288,11 +326,11 @@ func decodeStreamIdentifier(b []byte) (*shared.StreamIdentifier, bool) {
 			break
 		}
 		if num != fStreamName || typ != protowire.BytesType || !f.once(num) {
-			return nil, false
+			return span{}, false
 		}
-		s.StreamName = clone(bs)
+		name = span{bs, true}
 	}
-	return s, f.ok
+	return name, f.ok
 }
 
 // decodeMapEntry adds one entry of a map<string, string>: a missing key or value is "", a key
