@@ -9,7 +9,7 @@ import (
 
 // Writes queues a transaction's Redis writes and combines those on the same key: a write is
 // merged into the last write queued on its key when both are of a kind that merges (HSET with
-// HSET, ZADD with ZADD of the same flags, SADD, SREM, ZREM, HDEL, RPUSH with their like, HINCRBY
+// HSET, a field set twice keeping its last value, ZADD with ZADD of the same flags, SADD, SREM, ZREM, HDEL, RPUSH with their like, HINCRBY
 // of the same field, SET with SET, DEL with DEL). Writes on one key keep their order, and writes
 // on different keys commute, so the combined transaction leaves Redis exactly as the writes one
 // by one would — with far fewer commands when a batch touches a key many times (every ticket
@@ -84,6 +84,9 @@ func (w *Writes) addScript(kind writeKind, key, script string, args ...any) {
 			return
 		case wDel:
 			return // deleting twice is deleting once
+		case wHSet:
+			prev.args = mergeFields(prev.args, args)
+			return
 		default:
 			prev.args = append(prev.args, args...)
 			return
@@ -92,6 +95,28 @@ func (w *Writes) addScript(kind writeKind, key, script string, args ...any) {
 	a := make([]any, argsFrom, argsFrom+len(args)+4)
 	w.ops = append(w.ops, write{kind: kind, key: key, script: script, args: append(a, args...)})
 	w.last[key] = len(w.ops) - 1
+}
+
+// mergeFields appends the field-value pairs of next to the HSET args prev, setting in place a
+// field prev already sets: HSET with a field twice keeps the last value, so the merged command
+// leaves the hash as the two would, with fewer arguments to send and for Redis to apply (a
+// ticket's record is written by each of its events, most fields by several).
+func mergeFields(prev, next []any) []any {
+	for j := 0; j+1 < len(next); j += 2 {
+		f := next[j]
+		found := false
+		// The last pair of the field is the one Redis keeps (prev may set it twice itself).
+		for i := len(prev) - 2; i >= argsFrom; i -= 2 {
+			if prev[i] == f {
+				prev[i+1], found = next[j+1], true
+				break
+			}
+		}
+		if !found {
+			prev = append(prev, f, next[j+1])
+		}
+	}
+	return prev
 }
 
 // HSet sets hash fields: field, value, field, value…

@@ -235,3 +235,29 @@ func TestWritesAccumulate(t *testing.T) {
 		t.Errorf("b = %q, want before:xy", got)
 	}
 }
+
+// HSETs merged on one key send each field once, with its last value.
+func TestWritesMergedHSetSendsEachFieldOnce(t *testing.T) {
+	rdb, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	k := prefix + ":h"
+	cmds, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		w := projections.NewWrites(ctx, p)
+		w.HSet(k, "a", "1", "b", "2", "a", "0") // a field twice in one call: Redis keeps the last
+		w.HSet(k, "a", "3", "c", "4")
+		w.HSet(k, "b", "5", "c", "6", "c", "7")
+		return w.Flush()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 1 {
+		t.Fatalf("%d commands, want one HSET", len(cmds))
+	}
+	if got, want := fmt.Sprint(cmds[0].Args()), fmt.Sprint([]any{"hset", k, "a", "1", "b", "5", "a", "3", "c", "7"}); got != want {
+		t.Errorf("args %s, want %s", got, want)
+	}
+	if got := rdb.HGetAll(ctx, k).Val(); fmt.Sprint(got) != "map[a:3 b:5 c:7]" {
+		t.Errorf("hash %v", got)
+	}
+}
