@@ -31,7 +31,7 @@ func TestOperationsEndpoints(t *testing.T) {
 		`portal_http_request_duration_seconds_count{method="POST",route="/v1/companies",status="201"}`,
 		`portal_projection_checkpoint_position{projection="visibility"}`,
 		`portal_projection_lag_positions{projection="directory"} 0`,
-		`portal_projection_healthy{projection="audit.v2"} 1`,
+		`portal_projection_healthy{projection="audit.v3"} 1`,
 		`portal_projection_deadletter_events 0`,
 		`portal_eventstore_head_position`,
 	} {

@@ -8,23 +8,23 @@
 // the tenant as a Redis Cluster hash tag, so one tenant's audit keys share a slot (MGET, EVAL and
 // MULTI/EXEC over them are legal in a cluster). <T> below is that prefix, e.g. "pa:g1:{acme}:".
 //
-//	<T>audit:e:<m>                STRING  the Entry as JSON: envelope, payload, stream, revision, position,
-//	                                      and the subjects and companies it was indexed under
-//	<T>audit:head                 STRING  <m> of the tenant's last event applied
-//	<T>audit:i:all                STRING  index of every event
-//	<T>audit:i:actor:<actor>      STRING  by actor: "user:<person id>", "service:<client id>" or "system"
-//	<T>audit:i:type:<event type>  STRING  by event type
-//	<T>audit:i:company:<id>       STRING  by company: the envelope's actor company and every company the
-//	                                      payload names (company, home_company, parent, target,
-//	                                      registered_by, contractor, holder when level=company, …)
-//	<T>audit:i:subject:<id>       STRING  by subject: every id the payload names (person, company, group,
-//	                                      site, ticket, document, target, holder, to/from when they are
-//	                                      ids, technician, reporter, responsible, …); see Refs
-//	<T>audit:t:first              ZSET    time index, prefix maxima: score occurred_at in whole seconds
-//	                                      (Unix, floored); an event is added when its second is later
-//	                                      than every event's before it
-//	<T>audit:t:last               ZSET    time index, strict suffix minima: an event is added, and the
-//	                                      entries of its second or later removed (a monotone stack)
+//	<T>audit:e:<m>                   STRING  the Entry as JSON: envelope, payload, stream, revision,
+//	                                         position, and the subjects and companies it was indexed under
+//	<T>audit:v3:head                 STRING  <m> of the tenant's last event applied
+//	<T>audit:v3:i:all                STRING  index of every event
+//	<T>audit:v3:i:actor:<actor>      STRING  by actor: "user:<person id>", "service:<client id>" or "system"
+//	<T>audit:v3:i:type:<event type>  STRING  by event type
+//	<T>audit:v3:i:company:<id>       STRING  by company: the envelope's actor company and every company the
+//	                                         payload names (company, home_company, parent, target,
+//	                                         registered_by, contractor, holder when level=company, …)
+//	<T>audit:v3:i:subject:<id>       STRING  by subject: every id the payload names (person, company, group,
+//	                                         site, ticket, document, target, holder, to/from when they are
+//	                                         ids, technician, reporter, responsible, …); see Refs
+//	<T>audit:v3:t:first              STRING  time index, prefix maxima: records <s><m>, an event's when its
+//	                                         second is later than every event's before it (appended)
+//	<T>audit:v3:t:last               LIST    time index, strict suffix minima: records <s><m>; an event's
+//	                                         is pushed, and those of its second or later popped first (a
+//	                                         monotone stack)
 //
 // <m> is the event's log position: commit and prepare as two 16-digit lower-case hex numbers (32
 // characters), so that their byte order is log order. An index is the <m> of its events in log
@@ -33,18 +33,26 @@
 // more than appending. Against a sorted set per index (the layout before, a member and a score
 // per event and index) this is a third of Redis's CPU per event and a fraction of the memory.
 //
-// The time index holds one entry per second of the log's activity rather than per event: pages
-// are ordered by position and occurred_at is only nearly ordered by position (clock skew between
-// writers), so a time range [From, To) maps to a window of positions — it starts at the first
-// prefix maximum at or after From's second (every earlier event is earlier than that second) and
-// ends at the last suffix minimum at or before the second of To's last instant (every later event
-// is in a later second) — which narrows whatever index answers the query; each candidate's
-// occurred_at is then checked exactly.
+// <s> is occurred_at's Unix second, floored, as 16 hex digits in offset binary (the sign bit
+// flipped), so that byte order is time order; a record is 48 bytes. The time index holds one
+// record per second of the log's activity rather than per event: pages are ordered by position
+// and occurred_at is only nearly ordered by position (clock skew between writers), so a time
+// range [From, To) maps to a window of positions — it starts at the first prefix maximum at or
+// after From's second (every earlier event is earlier than that second) and ends at the last
+// suffix minimum at or before the second of To's last instant (every later event is in a later
+// second) — which narrows whatever index answers the query; each candidate's occurred_at is then
+// checked exactly. Both are searched by bisection. (audit.v2 kept them in sorted sets: in a log
+// with about one event a second, those were two sorted-set entries per event, half of the
+// projection's Redis CPU.)
 //
 // Every event's writes go into the MULTI/EXEC that moves the projection's checkpoint: one MSET of
 // the entries and one script per tenant (applyScript) for its indexes, its time index and its
 // head, which skips the events at or before the head, so a replay — after a crash, or from the
 // start — never duplicates an entry.
+//
+// The entries are where audit.v2 kept them, with the same bytes: a store projected by audit.v2
+// projects the trail again from the start (the projection's name is new), overwriting each
+// entry with itself and building the rest under audit:v3:; the next rebuild drops the old keys.
 package audit
 
 import (
@@ -61,10 +69,10 @@ import (
 	"github.com/portal-access/backend/projections"
 )
 
-// Name is the projection's name (its checkpoint and Watermill handler). ".v2" is the layout of
-// string indexes: a store projected with the sorted-set layout before it projects the audit trail
-// again from the start, under its new keys (the old ones go with the next rebuild).
-const Name = "audit.v2"
+// Name is the projection's name (its checkpoint and Watermill handler). ".v3" is the layout with
+// the time index in a string and a list: a store projected with an earlier layout projects the
+// audit trail again from the start, under its new keys (the old ones go with the next rebuild).
+const Name = "audit.v3"
 
 // Entry is one event of the audit trail, ready to be served as JSON: the envelope's fields at the
 // top level (event_id, type, schema_version, tenant, occurred_at, actor, actor_company,
@@ -88,7 +96,7 @@ type Projection struct {
 	Registry *eventschema.Registry
 }
 
-// Name is "audit.v2".
+// Name is "audit.v3".
 func (Projection) Name() string { return Name }
 
 // Handlers maps every registered event type to the same function: an audit trail has no gaps.
@@ -196,14 +204,14 @@ func (k keyspace) index(r indexRef) string {
 }
 
 func (k keyspace) entry(m string) string        { return string(k) + "e:" + m }
-func (k keyspace) head() string                 { return string(k) + "head" }
-func (k keyspace) all() string                  { return string(k) + "i:all" }
-func (k keyspace) actor(a string) string        { return string(k) + "i:actor:" + a }
-func (k keyspace) eventType(t string) string    { return string(k) + "i:type:" + t }
-func (k keyspace) company(id string) string     { return string(k) + "i:company:" + id }
-func (k keyspace) subject(id string) string     { return string(k) + "i:subject:" + id }
-func (k keyspace) timeFirst() string            { return string(k) + "t:first" }
-func (k keyspace) timeLast() string             { return string(k) + "t:last" }
+func (k keyspace) head() string                 { return string(k) + "v3:head" }
+func (k keyspace) all() string                  { return string(k) + "v3:i:all" }
+func (k keyspace) actor(a string) string        { return string(k) + "v3:i:actor:" + a }
+func (k keyspace) eventType(t string) string    { return string(k) + "v3:i:type:" + t }
+func (k keyspace) company(id string) string     { return string(k) + "v3:i:company:" + id }
+func (k keyspace) subject(id string) string     { return string(k) + "v3:i:subject:" + id }
+func (k keyspace) timeFirst() string            { return string(k) + "v3:t:first" }
+func (k keyspace) timeLast() string             { return string(k) + "v3:t:last" }
 func (k keyspace) entries(ms []string) []string { return mapStrings(ms, k.entry) }
 
 func mapStrings(in []string, f func(string) string) []string {

@@ -358,7 +358,7 @@ func TestAuditTrailQueriesPagingExportAndReplay(t *testing.T) {
 
 	t.Run("replaying the whole log does not duplicate anything", func(t *testing.T) {
 		before := map[domain.TenantID]map[string]string{"t1": dump(t, rdb, keys, "t1"), "t2": dump(t, rdb, keys, "t2")}
-		if n := rdb.StrLen(ctx, keys.Tenant("t1")+"audit:i:all").Val() / 32; n != int64(len(expected(specs, "t1", audit.Filter{}))) {
+		if n := rdb.StrLen(ctx, keys.Tenant("t1")+"audit:v3:i:all").Val() / 32; n != int64(len(expected(specs, "t1", audit.Filter{}))) {
 			t.Fatalf("%d entries in t1's index", n)
 		}
 		if err := rdb.Del(ctx, keys.Checkpoint(audit.Name)).Err(); err != nil {

@@ -80,8 +80,8 @@ func dump(t *testing.T, rdb *redis.Client, keys projections.Keys, tenant domain.
 		switch typ := rdb.Type(ctx, k).Val(); typ {
 		case "string":
 			out[k] = rdb.Get(ctx, k).Val()
-		case "zset":
-			out[k] = fmt.Sprint(rdb.ZRangeWithScores(ctx, k, 0, -1).Val())
+		case "list":
+			out[k] = fmt.Sprint(rdb.LRange(ctx, k, 0, -1).Val())
 		default:
 			t.Fatalf("%s is a %s", k, typ)
 		}

@@ -237,46 +237,66 @@ func window(ctx context.Context, rdb redis.Cmdable, ks keyspace, f Filter) (lo, 
 	if f.From.IsZero() && f.To.IsZero() {
 		return lo, hi, false, nil
 	}
-	var first, last *redis.StringSliceCmd
-	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if !f.From.IsZero() {
-			// The first event at or after From is in From's second or later, so it is at or
-			// after the first prefix maximum of that second or later (every event before that
-			// maximum is in an earlier second): a superset, checked exactly later.
-			first = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ks.timeFirst(), ByScore: true,
-				Start: strconv.FormatInt(f.From.Unix(), 10), Stop: "+inf", Count: 1})
-		}
-		if !f.To.IsZero() {
-			// Symmetrically, the last event before To is in the second of To's last instant
-			// (To is exclusive) or earlier, so it is at or before the last suffix minimum of
-			// that second or earlier (every event after that minimum is in a later second).
-			last = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ks.timeLast(), ByScore: true, Rev: true,
-				Start: strconv.FormatInt(f.To.Add(-time.Nanosecond).Unix(), 10), Stop: "-inf", Count: 1})
-		}
-		return nil
-	})
-	if err != nil {
-		return lo, hi, false, fmt.Errorf("audit: query time window: %w", err)
+	// The first event at or after From is in From's second or later, so it is at or after the
+	// first prefix maximum of that second or later (every event before that maximum is in an
+	// earlier second): a superset, checked exactly later. Symmetrically, the last event before
+	// To is in the second of To's last instant (To is exclusive) or earlier, so it is at or
+	// before the last suffix minimum of that second or earlier (every event after that minimum
+	// is in a later second).
+	var from, to string
+	if !f.From.IsZero() {
+		from = string(appendSecond(nil, f.From.Unix()))
 	}
-	if first != nil {
-		if len(first.Val()) == 0 {
+	if !f.To.IsZero() {
+		to = string(appendSecond(nil, f.To.Add(-time.Nanosecond).Unix()))
+	}
+	res, err := timeWindowScript.Run(ctx, rdb, []string{ks.timeFirst(), ks.timeLast()}, from, to).StringSlice()
+	if err != nil || len(res) != 2 {
+		return lo, hi, false, fmt.Errorf("audit: query time window: %d answers, %v", len(res), err)
+	}
+	if from != "" {
+		if res[0] == "" {
 			return lo, hi, true, nil
 		}
-		if m := first.Val()[0]; !lo.set || m > lo.member {
+		if m := res[0]; !lo.set || m > lo.member {
 			lo = bound{member: m, inclusive: true, set: true}
 		}
 	}
-	if last != nil {
-		if len(last.Val()) == 0 {
+	if to != "" {
+		if res[1] == "" {
 			return lo, hi, true, nil
 		}
-		hi = bound{member: last.Val()[0], inclusive: true, set: true}
+		hi = bound{member: res[1], inclusive: true, set: true}
 	}
 	if lo.set && hi.set && (hi.member < lo.member || hi.member == lo.member && !lo.inclusive) {
 		return lo, hi, true, nil
 	}
 	return lo, hi, false, nil
 }
+
+// timeWindowScript finds, by bisection, the <m> of the first prefix maximum of second ARGV[1] or
+// later (KEYS[1]) and of the last suffix minimum of second ARGV[2] or earlier (KEYS[2]); "" for
+// none, and for a bound not asked ("" in ARGV).
+var timeWindowScript = redis.NewScript(luaLess + `local R = ` + strconv.Itoa(timeRecord) + `
+local out = {'', ''}
+if ARGV[1] ~= '' then
+  local lo, hi = 0, math.floor(redis.call('STRLEN', KEYS[1]) / R)
+  local n = hi
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if less(redis.call('GETRANGE', KEYS[1], mid * R, mid * R + 15), ARGV[1]) then lo = mid + 1 else hi = mid end
+  end
+  if lo < n then out[1] = redis.call('GETRANGE', KEYS[1], lo * R + 16, lo * R + R - 1) end
+end
+if ARGV[2] ~= '' then
+  local lo, hi = 0, redis.call('LLEN', KEYS[2])
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if less(ARGV[2], string.sub(redis.call('LINDEX', KEYS[2], mid), 1, 16)) then hi = mid else lo = mid + 1 end
+  end
+  if lo > 0 then out[2] = string.sub(redis.call('LINDEX', KEYS[2], lo - 1), 17) end
+end
+return out`)
 
 // scanner walks one index in log order within [lo, hi], batch by batch.
 type scanner struct {

@@ -117,7 +117,7 @@ func TestProjectionCoversEveryRegisteredEventType(t *testing.T) {
 			t.Errorf("no audit handler for %s", ti.Type)
 		}
 	}
-	if (audit.Projection{}).Name() != "audit.v2" {
+	if (audit.Projection{}).Name() != "audit.v3" {
 		t.Fatal("projection name")
 	}
 }

@@ -9,12 +9,13 @@ import (
 // memberSize is the length of <m>, and of each record of an index.
 const memberSize = 32
 
-// luaLess compares two members as positions: four 8-digit hex numbers, each exact as a Lua
-// number (whole 64-bit positions are not), compared in turn. Lua's own string order follows
-// the server's locale, so it is not used.
+// luaLess compares two members as positions — or two seconds of the time index: hex numbers
+// of the same length, a multiple of 8 digits, compared 8 digits at a time (each exact as a Lua
+// number; whole 64-bit values are not). Lua's own string order follows the server's locale, so
+// it is not used.
 const luaLess = `local function less(a, b)
   if a == b then return false end
-  for o = 1, 25, 8 do
+  for o = 1, #a - 7, 8 do
     local x, y = tonumber(string.sub(a, o, o + 7), 16), tonumber(string.sub(b, o, o + 7), 16)
     if x ~= y then return x < y end
   end
@@ -22,54 +23,79 @@ const luaLess = `local function less(a, b)
 end
 `
 
+// timeRecord is the size of a record of the time index: the second, 16 hex digits (see
+// appendSecond), then <m>.
+const timeRecord = 16 + memberSize
+
+// appendSecond appends a Unix second as 16 hex digits whose byte order is numeric order (offset
+// binary: the sign bit flipped, so that seconds before 1970 sort first).
+func appendSecond(b []byte, s int64) []byte {
+	const digits = "0123456789abcdef"
+	u := uint64(s) ^ 1<<63
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[u>>uint(shift)&0xf])
+	}
+	return b
+}
+
 // applyScript applies one tenant's events of a transaction. KEYS: the head, the time index
-// (first, last), then the indexes. ARGV: the first and the last event's member, the number p of
-// prefix-maximum and q of suffix-minimum candidates, the p pairs (second, member), the q pairs,
-// then one blob of members per index, in log order. Events at or before the head were applied
-// already (a replay): everything is skipped when the head is at or after the last event, and
-// only what follows the head is applied when it is in between. It always returns an integer: a
-// nil reply would fail the MULTI/EXEC in go-redis.
+// (first: a string of records; last: a list of records), then the indexes. ARGV: the first and
+// the last event's member, the records of the prefix-maximum candidates, those of the
+// suffix-minimum candidates (both in log order, concatenated), then one blob of members per
+// index, in log order. Events at or before the head were applied already (a replay):
+// everything is skipped when the head is at or after the last event, and only what follows the
+// head is applied when it is in between. It always returns an integer: a nil reply would fail
+// the MULTI/EXEC in go-redis.
 var applyScript = luaLess + `local head = redis.call('GET', KEYS[1])
 if head and not less(head, ARGV[2]) then return 0 end
 local partial = head and not less(head, ARGV[1])
 local function fresh(m) return not partial or less(head, m) end
-local function zadd(key, list)
-  for i = 1, #list, 1000 do
-    redis.call('ZADD', key, unpack(list, i, math.min(i + 999, #list)))
+local R = ` + strconv.Itoa(timeRecord) + `
+local function second(r) return string.sub(r, 1, 16) end
+-- Prefix maxima: those later than the last stored are appended.
+local blob, add, max = ARGV[3], {}, nil
+local top = redis.call('GETRANGE', KEYS[2], -R, -1)
+if #top == R then max = second(top) end
+for o = 1, #blob, R do
+  local r = string.sub(blob, o, o + R - 1)
+  if fresh(string.sub(r, 17)) and (max == nil or less(max, second(r))) then
+    add[#add + 1] = r
+    max = second(r)
   end
 end
-local p, q = tonumber(ARGV[3]), tonumber(ARGV[4])
-local at = 5
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-local max = nil
-if top[2] ~= nil then max = tonumber(top[2]) end
-local add = {}
-for j = at, at + 2 * p - 1, 2 do
-  local s = tonumber(ARGV[j])
-  if fresh(ARGV[j + 1]) and (max == nil or s > max) then
-    add[#add + 1] = ARGV[j]
-    add[#add + 1] = ARGV[j + 1]
-    max = s
-  end
-end
-zadd(KEYS[2], add)
-at = at + 2 * p
-add = {}
+if #add > 0 then redis.call('APPEND', KEYS[2], table.concat(add)) end
+-- Strict suffix minima (a monotone stack): the stored records of the first fresh candidate's
+-- second or later go, the fresh candidates are pushed.
+blob, add = ARGV[4], {}
 local least = nil
-for j = at, at + 2 * q - 1, 2 do
-  if fresh(ARGV[j + 1]) then
-    if least == nil then least = ARGV[j] end
-    add[#add + 1] = ARGV[j]
-    add[#add + 1] = ARGV[j + 1]
+for o = 1, #blob, R do
+  local r = string.sub(blob, o, o + R - 1)
+  if fresh(string.sub(r, 17)) then
+    if least == nil then least = second(r) end
+    add[#add + 1] = r
   end
 end
 if least ~= nil then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], least, '+inf')
-  zadd(KEYS[3], add)
+  local n = redis.call('LLEN', KEYS[3])
+  -- The records to keep are those before the first one not earlier than least: searched from
+  -- the tail (where LINDEX is cheap and the cut usually is), doubling the step, then bisected.
+  local lo, hi, step = 0, n, 1
+  while step <= n do
+    local i = n - step
+    if less(second(redis.call('LINDEX', KEYS[3], i)), least) then lo = i + 1 break end
+    hi, step = i, step * 2
+  end
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if less(second(redis.call('LINDEX', KEYS[3], mid)), least) then lo = mid + 1 else hi = mid end
+  end
+  if lo == 0 then redis.call('DEL', KEYS[3]) elseif lo < n then redis.call('LTRIM', KEYS[3], 0, lo - 1) end
+  for i = 1, #add, 1000 do
+    redis.call('RPUSH', KEYS[3], unpack(add, i, math.min(i + 999, #add)))
+  end
 end
-at = at + 2 * q
 for k = 4, #KEYS do
-  local blob = ARGV[at + k - 4]
+  local blob = ARGV[k + 1]
   if partial then
     local keep = {}
     for o = 1, #blob, 32 do
@@ -153,19 +179,21 @@ func (b *tenantBatch) Command() []any {
 			lasts = append(lasts, i)
 		}
 	}
-	args := make([]any, 0, 6+3+len(b.keys)+2*len(firsts)+2*len(lasts)+len(b.blobs))
+	args := make([]any, 0, 6+3+len(b.keys)+2+len(b.blobs))
 	args = append(args, "eval", applyScript, 3+len(b.keys), b.ks.head(), b.ks.timeFirst(), b.ks.timeLast())
 	for _, k := range b.keys {
 		args = append(args, k)
 	}
-	args = append(args, b.first, b.last, len(firsts), len(lasts))
+	record := func(out []byte, i int) []byte { return append(appendSecond(out, b.seconds[i]), b.members[i]...) }
+	firstRecords := make([]byte, 0, len(firsts)*timeRecord)
 	for _, i := range firsts {
-		args = append(args, strconv.FormatInt(b.seconds[i], 10), b.members[i])
+		firstRecords = record(firstRecords, i)
 	}
+	lastRecords := make([]byte, 0, len(lasts)*timeRecord)
 	for j := len(lasts) - 1; j >= 0; j-- { // in log order
-		i := lasts[j]
-		args = append(args, strconv.FormatInt(b.seconds[i], 10), b.members[i])
+		lastRecords = record(lastRecords, lasts[j])
 	}
+	args = append(args, b.first, b.last, firstRecords, lastRecords)
 	for _, blob := range b.blobs {
 		args = append(args, blob)
 	}
