@@ -9,9 +9,9 @@ import (
 
 // Writes queues a transaction's Redis writes and combines those on the same key: a write is
 // merged into the last write queued on its key when both are of a kind that merges (HSET with
-// HSET, a field set twice keeping its last value, ZADD with ZADD of the same flags, SADD, SREM, ZREM, HDEL, RPUSH with their like, HINCRBY
-// of the same field, SET with SET, DEL with DEL). Writes on one key keep their order, and writes
-// on different keys commute, so the combined transaction leaves Redis exactly as the writes one
+// HSET, a field set twice keeping its last value; ZADD with ZADD of the same flags; SADD, SREM,
+// ZREM, HDEL, RPUSH with their like; HINCRBY of the same field; SET with SET, DEL with DEL).
+// Writes on one key keep their order, and writes on different keys commute, so the combined transaction leaves Redis exactly as the writes one
 // by one would — with far fewer commands when a batch touches a key many times (every ticket
 // opened adds to its tenant's index of tickets; a ticket's record is written by each of its
 // events). Flush queues the combined writes on the transaction's pipeline.
@@ -100,8 +100,13 @@ func (w *Writes) addScript(kind writeKind, key, script string, args ...any) {
 // mergeFields appends the field-value pairs of next to the HSET args prev, setting in place a
 // field prev already sets: HSET with a field twice keeps the last value, so the merged command
 // leaves the hash as the two would, with fewer arguments to send and for Redis to apply (a
-// ticket's record is written by each of its events, most fields by several).
+// ticket's record is written by each of its events, most fields by several). Past
+// maxMergedFields pairs it only appends — as correct, and a hash written with many fields in
+// one batch (a tenant-wide one) costs no quadratic search.
 func mergeFields(prev, next []any) []any {
+	if len(prev)-argsFrom > 2*maxMergedFields {
+		return append(prev, next...)
+	}
 	for j := 0; j+1 < len(next); j += 2 {
 		f := next[j]
 		found := false
@@ -118,6 +123,9 @@ func mergeFields(prev, next []any) []any {
 	}
 	return prev
 }
+
+// maxMergedFields bounds the fields mergeFields searches (a record's are a few dozen).
+const maxMergedFields = 64
 
 // HSet sets hash fields: field, value, field, value…
 func (w *Writes) HSet(key string, fieldValues ...any) {
