@@ -21,6 +21,7 @@ import (
 // a Redis Cluster hash tag ({tenant}), so one tenant's keys stay in one slot.
 //
 //	{prefix}:active                         the live generation (an integer)
+//	{prefix}:started                        the last generation a rebuild started (an integer)
 //	{prefix}:g{N}:cp:{projection}           checkpoint of a projection: "commit/prepare"
 //	{prefix}:g{N}:{tenant}:…                the tenant's read models (see each projection)
 type Keys struct {
@@ -47,6 +48,9 @@ func (k Keys) Generation() string { return fmt.Sprintf("%s:g%d:*", k.Prefix, k.G
 
 // ActiveKey holds the live generation.
 func ActiveKey(prefix string) string { return prefix + ":active" }
+
+// StartedKey holds the last generation a rebuild started writing (see claimGeneration).
+func StartedKey(prefix string) string { return prefix + ":started" }
 
 // ActiveGeneration reads the live generation (0 when none was ever switched to).
 func ActiveGeneration(ctx context.Context, rdb redis.Cmdable, prefix string) (int64, error) {

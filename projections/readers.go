@@ -169,9 +169,11 @@ func dropWhenUnread(ctx context.Context, rdb *redis.Client, prefix string, gen i
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen})
-	if err := ctx.Err(); err != nil {
+	if err := deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen}); err != nil {
 		return false, err // interrupted part-way: the next rebuild deletes the rest
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
 	return true, nil
 }
@@ -208,7 +210,9 @@ func dropStale(ctx context.Context, rdb *redis.Client, prefix string, active int
 	}
 	for _, s := range unread {
 		gen, _ := strconv.ParseInt(s, 10, 64)
-		deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen})
+		if err := deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen}); err != nil {
+			return err // it stays listed: the next rebuild deletes the rest
+		}
 		if ctx.Err() == nil {
 			rdb.SRem(ctx, StaleKey(prefix), s)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,5 +270,88 @@ func TestARebuildCutShortLeavesNoTrace(t *testing.T) {
 	}
 	if d, n := testkit.Digest(ctx, rdb, left.Generation(), fmt.Sprintf("%s:g%d:", prefix, left.Gen), ":cp:"); d != live {
 		t.Fatalf("rebuilt after a rebuild cut short: %d keys, digest %s; live: %d keys, digest %s", n, d, liveKeys, live)
+	}
+}
+
+// scans counts the SCAN commands sent to Redis.
+type scans struct{ n atomic.Int64 }
+
+func (h *scans) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *scans) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "scan" {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *scans) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A rebuild searches the keyspace (a SCAN of every key, the live generation's included) for
+// what an earlier rebuild left in the generation it builds only when one may have: when a
+// rebuild recorded having started that generation, or nothing is recorded (a store from before
+// the record) — then a leftover goes. A generation above the last one started is built without
+// a search, and equals the live read models all the same.
+func TestARebuildSearchesOnlyAGenerationThatWasStarted(t *testing.T) {
+	ctx := context.Background()
+	w := newLiveWorld(t, 13, 120)
+	rdb, store, reg, prefix, head := w.rdb, w.store, w.reg, w.prefix, w.head
+	svc := w.serve(t)
+	live, liveKeys := testkit.Digest(ctx, rdb, svc.Keys().Generation(), fmt.Sprintf("%s:g%d:", prefix, svc.Keys().Gen), ":cp:")
+	active := svc.Keys().Gen
+	svc.Close()
+	sc := &scans{}
+	rdb.AddHook(sc)
+	// rebuild rebuilds, checks the generation built and tells how many SCANs the rebuild sent.
+	rebuild := func(wantGen int64) (scanned int64) {
+		t.Helper()
+		sc.n.Store(0)
+		res, err := projections.Rebuild(ctx, rdb, store, reg, app.ReadModels(store, reg), prefix, head, nil)
+		scanned = sc.n.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Generation != wantGen {
+			t.Fatalf("rebuilt generation %d, want %d", res.Generation, wantGen)
+		}
+		k := projections.Keys{Prefix: prefix, Gen: wantGen}
+		if d, n := testkit.Digest(ctx, rdb, k.Generation(), fmt.Sprintf("%s:g%d:", prefix, wantGen), ":cp:"); d != live {
+			t.Fatalf("generation %d: %d keys, digest %s; live: %d keys, digest %s", wantGen, n, d, liveKeys, live)
+		}
+		return scanned
+	}
+
+	// Nothing recorded, as a rebuild by an earlier version that was killed mid-way leaves it.
+	if err := rdb.Del(ctx, projections.StartedKey(prefix)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stray := projections.Keys{Prefix: prefix, Gen: active + 1}.Tenant("t1") + "dir:ticket:left-over"
+	if err := rdb.HSet(ctx, stray, "status", "open").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rebuild(active+1) == 0 {
+		t.Fatal("a rebuild with nothing recorded did not search for leftovers")
+	}
+
+	// Generation active+2 was never started: no search.
+	if n := rebuild(active + 2); n != 0 {
+		t.Fatalf("a rebuild into a generation never started sent %d SCANs", n)
+	}
+	if got, err := rdb.Get(ctx, projections.StartedKey(prefix)).Int64(); err != nil || got != active+2 {
+		t.Fatalf("%s = %d (%v), want %d", projections.StartedKey(prefix), got, err, active+2)
+	}
+
+	// Recorded as started (a rebuild of this version killed mid-way): searched, the leftover goes.
+	stray = projections.Keys{Prefix: prefix, Gen: active + 3}.Tenant("t1") + "dir:ticket:left-over"
+	if err := rdb.HSet(ctx, stray, "status", "open").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, projections.StartedKey(prefix), active+3, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rebuild(active+3) == 0 {
+		t.Fatal("a rebuild into a generation recorded as started did not search for leftovers")
 	}
 }

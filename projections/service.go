@@ -229,7 +229,9 @@ func (s *Service) restart(gen int64) error {
 	}
 	ctx := context.Background()
 	if c, ok := s.rdb.(*redis.Client); ok {
-		deleteGeneration(ctx, c, Keys{Prefix: s.prefix, Gen: gen})
+		if err := deleteGeneration(ctx, c, Keys{Prefix: s.prefix, Gen: gen}); err != nil {
+			return fmt.Errorf("projections: delete what is left of generation %d: %w", gen, err)
+		}
 	}
 	if err := s.rdb.SetNX(ctx, ActiveKey(s.prefix), gen, 0).Err(); err != nil {
 		return err
@@ -359,7 +361,9 @@ func Rebuild(ctx context.Context, rdb *redis.Client, store Source, reg *eventsch
 	}
 	next := active + 1
 	keys := Keys{Prefix: prefix, Gen: next}
-	deleteGeneration(ctx, rdb, keys) // what a rebuild killed mid-way left
+	if err := claimGeneration(ctx, rdb, prefix, next); err != nil {
+		return Rebuilt{}, err
+	}
 	var runners []*Runner
 	for _, p := range factory() {
 		r := NewRunner(p, rdb, reg, keys)
@@ -603,17 +607,46 @@ func rebuildPipeline(ctx context.Context, store Source, reg *eventschema.Registr
 	return ctx.Err()
 }
 
-func deleteGeneration(ctx context.Context, rdb *redis.Client, k Keys) {
+// claimGeneration makes sure generation gen is empty before a rebuild writes into it, and
+// records that a rebuild has started it. Only a rebuild killed mid-way leaves keys in a
+// generation that was never active, and every rebuild records the generation it starts
+// (StartedKey) before writing into it; so a generation above the one recorded has no keys,
+// and only one at or below it (or any, when nothing is recorded: a store written before this
+// record existed) must be searched for leftovers. That search is a SCAN of the whole keyspace,
+// the live generation's keys included, which cost Redis a tenth of its time in a rebuild.
+func claimGeneration(ctx context.Context, rdb *redis.Client, prefix string, gen int64) error {
+	started, err := rdb.Get(ctx, StartedKey(prefix)).Int64()
+	if errors.Is(err, redis.Nil) || (err == nil && started >= gen) {
+		if err := deleteGeneration(ctx, rdb, Keys{Prefix: prefix, Gen: gen}); err != nil {
+			return fmt.Errorf("projections: delete what a rebuild of generation %d left: %w", gen, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("projections: read %s: %w", StartedKey(prefix), err)
+	}
+	if err := rdb.Set(ctx, StartedKey(prefix), gen, 0).Err(); err != nil {
+		return fmt.Errorf("projections: record generation %d as started: %w", gen, err)
+	}
+	return nil
+}
+
+// deleteGeneration deletes every key of generation k.Gen.
+func deleteGeneration(ctx context.Context, rdb *redis.Client, k Keys) error {
 	iter := rdb.Scan(ctx, 0, k.Generation(), 1000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
 		batch = append(batch, iter.Val())
 		if len(batch) == 500 {
-			rdb.Unlink(ctx, batch...)
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
 			batch = batch[:0]
 		}
 	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
+	if err := iter.Err(); err != nil {
+		return err
 	}
+	if len(batch) > 0 {
+		return rdb.Unlink(ctx, batch...).Err()
+	}
+	return nil
 }
