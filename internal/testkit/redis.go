@@ -29,8 +29,22 @@ func RedisAddr() string {
 // under it is deleted when the test ends. A test fails — never skips — when Redis is down.
 func Redis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
+	return RedisDB(t, 0)
+}
+
+// Logical databases the tests own alone. CI runs packages in parallel against one Redis, so a
+// test that scans its keys often (a SCAN walks the whole database, whoever's keys they are)
+// gets a database of its own, where the walk is over its own keys only.
+const (
+	// DBRandomWorlds holds the differential test's 1,000 worlds, deleted world by world.
+	DBRandomWorlds = 9
+)
+
+// RedisDB is Redis on logical database db (one of the DB constants above, or 0).
+func RedisDB(t testing.TB, db int) (*redis.Client, string) {
+	t.Helper()
 	// The protocol the service speaks (app.RedisProtocol).
-	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(), Protocol: app.RedisProtocol})
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(), Protocol: app.RedisProtocol, DB: db})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
