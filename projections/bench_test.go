@@ -300,18 +300,10 @@ func waitLazyFree(tb testing.TB, rdb *redis.Client) {
 	}
 }
 
-// BenchmarkRebuild rebuilds the service's read models (visibility + directory, as
-// internal/app.ReadModels builds them) from a log of ≥ 200,000 events in the embedded event
-// store: 20 tenants, each a random world (≈ 300 directory, ticket and document commands) plus
-// ≈ 5,200 tickets with their status changes, comments and contractor assignments. The log is
-// written once; each op is one projections.Rebuild into a new generation beside the live one
-// (including the switch; the deletion of the generation it replaced is reported apart). The target is
-// read-models=visibility+directory; the other sub-benchmarks split the cost: reading the log
-// alone, decoding it alone, the service's full set (app.ReadModels, which may hold more
-// projections), each projection alone, and a what-if with the two rebuilt side by side. Each
-// reports the Redis round trips the client made (redis-round-trips/op) and the time it spent
-// in them.
-func BenchmarkRebuild(b *testing.B) {
+// writeRebuildLog writes BenchmarkRebuild's log (≥ 200,000 events, or
+// $PORTAL_BENCH_REBUILD_EVENTS) into a new embedded event store, and returns the store, the
+// log's head and its number of events.
+func writeRebuildLog(b *testing.B, reg *eventschema.Registry) (*eventstore.Client, eventstore.Position, int) {
 	const (
 		tenants   = 20
 		worldSize = 300
@@ -320,13 +312,9 @@ func BenchmarkRebuild(b *testing.B) {
 	if v := os.Getenv("PORTAL_BENCH_REBUILD_EVENTS"); v != "" { // smaller logs while profiling
 		fmt.Sscan(v, &wantEvents)
 	}
-	reg := eventschema.MustPortal()
 	enc := benchEncoder{reg: reg, tb: b}
 	srv := testkit.StartEventStore(b)
 	store := testkit.StoreClient(b, srv.ConnectionString())
-	rdb, prefix := testkit.Redis(b)
-	rt := &roundTrips{}
-	rdb.AddHook(rt)
 
 	t0 := time.Now()
 	// Size the ticket traffic so that the whole log reaches wantEvents.
@@ -352,6 +340,26 @@ func BenchmarkRebuild(b *testing.B) {
 	b.Logf("log: %d events (%d of them directory/world events) in %d tenants, %d tickets each; generated in %v, appended in %v (%.0f events/s); head %v",
 		total, worldEvents, tenants, perTenant, generated.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond),
 		float64(total)/time.Since(t0).Seconds(), head)
+	return store, head, total
+}
+
+// BenchmarkRebuild rebuilds the service's read models (visibility + directory, as
+// internal/app.ReadModels builds them) from a log of ≥ 200,000 events in the embedded event
+// store: 20 tenants, each a random world (≈ 300 directory, ticket and document commands) plus
+// ≈ 5,200 tickets with their status changes, comments and contractor assignments. The log is
+// written once; each op is one projections.Rebuild into a new generation beside the live one
+// (including the switch; the deletion of the generation it replaced is reported apart). The target is
+// read-models=visibility+directory; the other sub-benchmarks split the cost: reading the log
+// alone, decoding it alone, the service's full set (app.ReadModels, which may hold more
+// projections), each projection alone, and a what-if with the two rebuilt side by side. Each
+// reports the Redis round trips the client made (redis-round-trips/op) and the time it spent
+// in them.
+func BenchmarkRebuild(b *testing.B) {
+	reg := eventschema.MustPortal()
+	store, head, total := writeRebuildLog(b, reg)
+	rdb, prefix := testkit.Redis(b)
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
 
 	ctx := context.Background()
 	only := func(ps ...func() projections.Projection) projections.Factory {
@@ -593,6 +601,73 @@ func redisInputBytes(tb testing.TB, rdb *redis.Client) int64 {
 	}
 	tb.Fatal("INFO stats has no total_net_input_bytes")
 	return 0
+}
+
+// BenchmarkStage measures this process's share of a rebuild alone: the projections staging
+// BenchmarkRebuild's log (read and decoded once, untimed) into their transactions, page by page
+// as a rebuild does, without sending them to Redis. Run with -count, it compares changes to the
+// staging code far more steadily than BenchmarkRebuild's wall time on a shared machine: ns,
+// bytes and allocations per event, in this process alone.
+func BenchmarkStage(b *testing.B) {
+	reg := eventschema.MustPortal()
+	store, head, total := writeRebuildLog(b, reg)
+	rdb, prefix := testkit.Redis(b)
+	ctx := context.Background()
+	var pages [][]projections.Decoded
+	var from, last eventstore.Position
+	for {
+		var page []projections.Decoded
+		got := 0
+		if err := store.ReadAll(ctx, from, 16384, func(e eventstore.RecordedEvent) error {
+			got++
+			if last.Less(e.Position) && e.Type[0] != '$' {
+				last = e.Position
+				ev, err := projections.Decode(reg, e)
+				if err != nil {
+					return err
+				}
+				page = append(page, projections.Decoded{Recorded: e, Event: ev, Decoded: true})
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if len(page) > 0 {
+			pages = append(pages, page)
+		}
+		if got < 16384 {
+			break
+		}
+		from = last
+	}
+	if last != head {
+		b.Fatalf("read up to %v, the head is %v", last, head)
+	}
+	cases := []struct {
+		name    string
+		factory projections.Factory
+	}{
+		{"read-models=app", app.ReadModels(store, reg)},
+		{"read-models=visibility", func() []projections.Projection { return []projections.Projection{visibility.New(store, reg)} }},
+		{"read-models=directory", func() []projections.Projection { return []projections.Projection{directory.New()} }},
+		{"read-models=audit", func() []projections.Projection { return []projections.Projection{audit.Projection{Registry: reg}} }},
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(projections.RebuildGCPercent)) // as in a rebuild
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var cmds int
+			b.ReportAllocs()
+			for i := range b.N {
+				n, err := projections.StageRebuild(ctx, rdb, reg, c.factory, projections.Keys{Prefix: prefix, Gen: int64(i + 1)}, pages)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmds = n
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total)/float64(b.N), "ns/event")
+			b.ReportMetric(float64(cmds)/float64(total), "commands/event")
+		})
+	}
 }
 
 // BenchmarkLiveCatchUp measures the capacity of the live path — the Watermill router, one
