@@ -45,6 +45,23 @@ type Tx struct {
 	// projection may use to write less; what it leaves in Redis must be exactly what the live
 	// path would have left.
 	Exclusive bool
+
+	memo map[any]any
+}
+
+// Memo is the value derived under key once per transaction (a page of events, in a rebuild):
+// derive runs on the first call only. It spares a projection deriving again, event after event,
+// what depends only on what many of a page's events share, such as a tenant's key names.
+func (tx *Tx) Memo(key any, derive func() any) any {
+	if v, ok := tx.memo[key]; ok {
+		return v
+	}
+	if tx.memo == nil {
+		tx.memo = map[any]any{}
+	}
+	v := derive()
+	tx.memo[key] = v
+	return v
 }
 
 // ApplyFunc applies one event type to a read model.
@@ -107,6 +124,9 @@ type Runner struct {
 	staged   eventstore.Position
 	loaded   bool
 	advanced chan struct{}
+
+	// writes is the number of combined writes the last batch staged: the next one's size hint.
+	writes atomic.Int64
 
 	applied   atomic.Int64
 	unhealthy atomic.Bool
@@ -461,7 +481,7 @@ func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch
 		}
 		return nil, err
 	}
-	tx := &Tx{Ctx: ctx, R: r.rdb, W: b.pipe, B: NewWrites(ctx, b.pipe), Keys: r.keys, Exclusive: r.exclusive}
+	tx := &Tx{Ctx: ctx, R: r.rdb, W: b.pipe, B: NewWritesSized(ctx, b.pipe, int(r.writes.Load())), Keys: r.keys, Exclusive: r.exclusive}
 	for i := range events {
 		e := &events[i]
 		pos := e.Recorded.Position
@@ -487,6 +507,7 @@ func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch
 		}
 		b.applied++
 	}
+	r.writes.Store(int64(tx.B.Len()) * 9 / 8)
 	if err := tx.B.Flush(); err != nil {
 		return fail(fmt.Errorf("projections: %s: %w", r.Name(), err))
 	}

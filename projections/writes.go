@@ -62,7 +62,14 @@ const argsFrom = 3
 
 // NewWrites begins combining writes for the transaction pipe.
 func NewWrites(ctx context.Context, pipe redis.Pipeliner) *Writes {
-	return &Writes{ctx: ctx, pipe: pipe, base: pipe.Len(), last: map[string]int{}}
+	return NewWritesSized(ctx, pipe, 0)
+}
+
+// NewWritesSized is NewWrites with room for about n combined writes: a rebuild's batch makes
+// tens of thousands, and growing the queue and its index of keys from nothing, doubling after
+// doubling, copies and rehashes them over and over.
+func NewWritesSized(ctx context.Context, pipe redis.Pipeliner, n int) *Writes {
+	return &Writes{ctx: ctx, pipe: pipe, base: pipe.Len(), ops: make([]write, 0, n), last: make(map[string]int, n)}
 }
 
 // add queues (or merges) one write.
@@ -189,8 +196,10 @@ func (w *Writes) Del(keys ...string) {
 }
 
 // MSet sets a string key like Set, but the sets of one group (keys of one Redis Cluster slot,
-// such as one tenant's, each written by nothing else) merge into one MSET.
-func (w *Writes) MSet(group, key string, value any) { w.add(wMSet, "\x00mset:"+group, key, value) }
+// such as one tenant's, each written by nothing else) merge into one MSET. group names the MSET
+// among the keys the writes are on, so it must be no key written through Writes (a prefix of
+// the group's keys, such as "<tenant>audit:e:", is none).
+func (w *Writes) MSet(group, key string, value any) { w.add(wMSet, group, key, value) }
 
 // EvalEach queues a Lua script over the one key: its ARGV is a sequence of groups that the
 // script applies one after the other, exactly as if each group came in its own call. Calls

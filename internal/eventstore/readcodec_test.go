@@ -196,3 +196,19 @@ func BenchmarkReadRespDecode(b *testing.B) {
 		})
 	}
 }
+
+// Position.String is what logs and the directory's record versions show: commit/prepare.
+func TestPositionString(t *testing.T) {
+	for _, c := range []struct {
+		p    Position
+		want string
+	}{
+		{Position{}, "0/0"},
+		{Position{Commit: 12, Prepare: 3}, "12/3"},
+		{Position{Commit: ^uint64(0), Prepare: ^uint64(0)}, "18446744073709551615/18446744073709551615"},
+	} {
+		if got := c.p.String(); got != c.want {
+			t.Errorf("%#v.String() = %q, want %q", c.p, got, c.want)
+		}
+	}
+}

@@ -136,7 +136,8 @@ func Apply(tx *projections.Tx, e projections.Event) (err error) {
 		return fmt.Errorf("audit: entry of %s: %w", e.Envelope.Type, err)
 	}
 
-	ks := keyspaceOf(tx.Keys, e.Tenant())
+	tk := tx.Memo(tenantKeysOf(e.Tenant()), func() any { return newTenantKeys(tx.Keys, e.Tenant()) }).(*tenantKeys)
+	ks := tk.ks
 	m := member(e.Position)
 	indexes := make([]indexRef, 0, 3+len(companies)+len(subjects))
 	indexes = append(indexes, indexRef{ixAll, ""}, indexRef{ixActor, e.Envelope.Actor.String()}, indexRef{ixType, e.Envelope.Type})
@@ -157,10 +158,25 @@ func Apply(tx *projections.Tx, e projections.Event) (err error) {
 			}
 		}()
 	}
-	w.MSet(string(ks), ks.entry(m), data)
+	w.MSet(tk.entries, ks.entry(m), data)
 	// Keyed by the head, which nothing else writes.
-	w.Accumulate(ks.head(), newTenantBatch, indexed{ks: ks, member: m, second: e.Envelope.OccurredAt.Unix(), indexes: indexes})
+	w.Accumulate(tk.head, newTenantBatch, indexed{ks: ks, member: m, second: e.Envelope.OccurredAt.Unix(), indexes: indexes})
 	return nil
+}
+
+// tenantKeysOf is the Tx.Memo key of a tenant's tenantKeys.
+type tenantKeysOf domain.TenantID
+
+// tenantKeys are the names Apply needs for every event of a tenant, made once per transaction.
+type tenantKeys struct {
+	ks keyspace
+	// head is the head's key; entries the prefix of the entries' keys, which names their MSET.
+	head, entries string
+}
+
+func newTenantKeys(k projections.Keys, t domain.TenantID) *tenantKeys {
+	ks := keyspaceOf(k, t)
+	return &tenantKeys{ks: ks, head: ks.head(), entries: string(ks) + "e:"}
 }
 
 // keyspace names one tenant's audit keys (see the package doc).

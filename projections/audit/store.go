@@ -125,16 +125,23 @@ type tenantBatch struct {
 	members     []string
 	seconds     []int64
 	keys        []string
-	blobs       [][]byte
-	// at is where each index is in keys and blobs, one map per kind: a string key takes the
-	// maps' fast path, which a struct key (indexRef) does not (a tenth of the audit's CPU).
-	at [ixSubject + 1]map[string]int
+	// entries is which event goes into which index, in log order: pairs of an index (in keys)
+	// and an event (in members). Command lays each index's members out in one buffer sized
+	// from counts, rather than growing a slice per index event by event.
+	entries []int32
+	counts  []int32
+	// lastEvent is the last event added to each index: an event naming an id twice is in its
+	// index once.
+	lastEvent []int32
+	// at is where each index is in keys, one map per kind: a string key takes the maps' fast
+	// path, which a struct key (indexRef) does not (a tenth of the audit's CPU).
+	at [ixSubject + 1]map[string]int32
 }
 
 func newTenantBatch() projections.Accumulator {
 	b := &tenantBatch{}
 	for k := range b.at {
-		b.at[k] = map[string]int{}
+		b.at[k] = map[string]int32{}
 	}
 	return b
 }
@@ -146,21 +153,45 @@ func (b *tenantBatch) Add(part any) {
 		b.ks, b.first = ev.ks, ev.member
 	}
 	b.last = ev.member
+	j := int32(len(b.members))
 	b.members = append(b.members, ev.member)
 	b.seconds = append(b.seconds, ev.second)
 	for _, ref := range ev.indexes {
 		i, ok := b.at[ref.kind][ref.id]
 		if !ok {
-			i = len(b.keys)
+			i = int32(len(b.keys))
 			b.at[ref.kind][ref.id] = i
 			b.keys = append(b.keys, ev.ks.index(ref))
-			b.blobs = append(b.blobs, make([]byte, 0, memberSize))
+			b.counts = append(b.counts, 0)
+			b.lastEvent = append(b.lastEvent, -1)
 		}
-		if blob := b.blobs[i]; len(blob) >= memberSize && string(blob[len(blob)-memberSize:]) == ev.member {
+		if b.lastEvent[i] == j {
 			continue // an event names an id twice: it is in the index once
 		}
-		b.blobs[i] = append(b.blobs[i], ev.member...)
+		b.lastEvent[i] = j
+		b.counts[i]++
+		b.entries = append(b.entries, i, j)
 	}
+}
+
+// blobs lays out each index's members, concatenated in log order, in one buffer.
+func (b *tenantBatch) blobs() [][]byte {
+	total := 0
+	for _, n := range b.counts {
+		total += int(n)
+	}
+	buf := make([]byte, total*memberSize)
+	out := make([][]byte, len(b.counts))
+	at := 0
+	for i, n := range b.counts {
+		out[i] = buf[at : at : at+int(n)*memberSize]
+		at += int(n) * memberSize
+	}
+	for k := 0; k < len(b.entries); k += 2 {
+		i := b.entries[k]
+		out[i] = append(out[i], b.members[b.entries[k+1]]...)
+	}
+	return out
 }
 
 // Command is the applyScript call. The time index's candidates are those the batch itself does
@@ -179,7 +210,7 @@ func (b *tenantBatch) Command() []any {
 			lasts = append(lasts, i)
 		}
 	}
-	args := make([]any, 0, 6+3+len(b.keys)+2+len(b.blobs))
+	args := make([]any, 0, 6+3+len(b.keys)+2+len(b.keys))
 	args = append(args, "eval", applyScript, 3+len(b.keys), b.ks.head(), b.ks.timeFirst(), b.ks.timeLast())
 	for _, k := range b.keys {
 		args = append(args, k)
@@ -194,7 +225,7 @@ func (b *tenantBatch) Command() []any {
 		lastRecords = record(lastRecords, lasts[j])
 	}
 	args = append(args, b.first, b.last, firstRecords, lastRecords)
-	for _, blob := range b.blobs {
+	for _, blob := range b.blobs() {
 		args = append(args, blob)
 	}
 	return args
