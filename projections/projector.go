@@ -46,7 +46,25 @@ type Tx struct {
 	// path would have left.
 	Exclusive bool
 
-	memo map[any]any
+	memo  map[any]any
+	build map[any]any // an exclusive build's state (Build), nil outside one
+}
+
+// Build is state that lives as long as an exclusive build — a rebuild writing a new generation
+// alone, from empty — derived under key on the first call; nil outside one (when Exclusive is
+// false, or the build did not start from an empty generation). A projection may keep there what
+// it would otherwise read back from Redis: nothing else writes the generation, and the build
+// stops at its first failed transaction, so state staged ahead never meets a retry.
+func (tx *Tx) Build(key any, derive func() any) any {
+	if tx.build == nil {
+		return nil
+	}
+	if v, ok := tx.build[key]; ok {
+		return v
+	}
+	v := derive()
+	tx.build[key] = v
+	return v
 }
 
 // Memo is the value derived under key once per transaction (a page of events, in a rebuild):
@@ -112,6 +130,8 @@ type Runner struct {
 
 	// exclusive: the runner builds a generation alone (Rebuild): see Tx.Exclusive.
 	exclusive bool
+	// build is the state of an exclusive build that started from an empty generation (Tx.Build).
+	build map[any]any
 
 	// diverged is set when a batch failed after a Committer's in-memory state moved with it:
 	// the runner refuses to go on (a new runner re-derives the state).
@@ -173,6 +193,9 @@ func (r *Runner) Checkpoint(ctx context.Context, projection string) (eventstore.
 	}
 	r.mu.Lock()
 	r.checkpoint, r.loaded = pos, true
+	if r.exclusive && pos.IsZero() {
+		r.build = map[any]any{}
+	}
 	r.mu.Unlock()
 	return pos, nil
 }
@@ -481,7 +504,7 @@ func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch
 		}
 		return nil, err
 	}
-	tx := &Tx{Ctx: ctx, R: r.rdb, W: b.pipe, B: NewWritesSized(ctx, b.pipe, int(r.writes.Load())), Keys: r.keys, Exclusive: r.exclusive}
+	tx := &Tx{Ctx: ctx, R: r.rdb, W: b.pipe, B: NewWritesSized(ctx, b.pipe, int(r.writes.Load())), Keys: r.keys, Exclusive: r.exclusive, build: r.build}
 	for i := range events {
 		e := &events[i]
 		pos := e.Recorded.Position

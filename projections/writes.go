@@ -215,6 +215,13 @@ type Accumulator interface {
 	Command() []any
 }
 
+// MultiAccumulator is an Accumulator that may make several commands (queued in order): when
+// Commands is not nil, Flush queues them instead of Command.
+type MultiAccumulator interface {
+	Accumulator
+	Commands() [][]any
+}
+
 // Accumulate hands part to the accumulator queued under key, creating it with create on the
 // first call. key names the accumulator, not necessarily a Redis key: nothing else may write
 // through Writes to the keys its command writes.
@@ -251,6 +258,14 @@ func (w *Writes) Flush() error {
 		op := &w.ops[i]
 		args := op.args
 		if op.kind == wAccumulate {
+			if m, ok := op.acc.(MultiAccumulator); ok {
+				if cmds := m.Commands(); cmds != nil {
+					for _, args := range cmds {
+						_ = w.pipe.Process(w.ctx, redis.NewCmd(w.ctx, args...))
+					}
+					continue
+				}
+			}
 			_ = w.pipe.Process(w.ctx, redis.NewCmd(w.ctx, op.acc.Command()...))
 			continue
 		}
