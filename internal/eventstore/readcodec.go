@@ -13,8 +13,8 @@ import (
 
 // Every read of a stream or of $all, and every subscription, receives one ReadResp per event,
 // and the official client's time goes mostly into protobuf's generic, reflection-driven
-// decoding of it (a third of a ReadAll's CPU, client and server together). readRespCodec is
-// gRPC's proto codec with one exception: a ReadResp that carries an event is decoded by hand
+// decoding of it (a third of a ReadAll's CPU, client and server together). clientCodec is
+// gRPC's proto codec with exceptions: a ReadResp that carries an event is decoded by hand
 // into the very same message. Whatever else it meets — another message, another kind of
 // ReadResp, a field it does not know, a repeated field, a string that is not UTF-8 — goes to the
 // standard codec, so a newer EventStoreDB's answers decode as before. readcodec_test.go checks
@@ -22,34 +22,54 @@ import (
 //
 // gRPC looks codecs up by name for every call, and the official client offers no way to set
 // one per connection: registering it under "proto" is how it reaches the client's calls. It
-// changes the decoding of ReadResp alone, for every gRPC client in the process.
-type readRespCodec struct{ base encoding.CodecV2 }
+// changes the decoding of ReadResp and AppendResp and the encoding of AppendReq alone
+// (appendcodec.go), for every gRPC client in the process.
+type clientCodec struct{ base encoding.CodecV2 }
 
 func init() {
-	encoding.RegisterCodecV2(readRespCodec{base: encoding.GetCodecV2(grpcproto.Name)})
+	encoding.RegisterCodecV2(clientCodec{base: encoding.GetCodecV2(grpcproto.Name)})
 }
 
-func (c readRespCodec) Name() string { return grpcproto.Name }
+func (c clientCodec) Name() string { return grpcproto.Name }
 
-func (c readRespCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Marshal(v) }
-
-func (c readRespCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if m, ok := v.(*streams.ReadResp); ok {
-		var b []byte
-		if len(data) == 1 {
-			b = data[0].ReadOnlyData()
-		} else {
-			buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-			defer buf.Free()
-			b = buf.ReadOnlyData()
+func (c clientCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(*streams.AppendReq); ok {
+		if out, ok := marshalAppendReq(m); ok {
+			return out, nil
 		}
+	}
+	return c.base.Marshal(v)
+}
+
+func (c clientCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	switch m := v.(type) {
+	case *streams.ReadResp:
+		b, free := contiguous(data)
+		defer free()
 		if content, ok := decodeReadEventResp(b); ok {
 			m.Reset() // as proto.Unmarshal does
 			m.Content = content
 			return nil
 		}
+	case *streams.AppendResp:
+		b, free := contiguous(data)
+		defer free()
+		if result, ok := decodeAppendSuccess(b); ok {
+			m.Reset()
+			m.Result = result
+			return nil
+		}
 	}
 	return c.base.Unmarshal(data, v)
+}
+
+// contiguous returns data's bytes in one slice, valid until free is called.
+func contiguous(data mem.BufferSlice) (b []byte, free func()) {
+	if len(data) == 1 {
+		return data[0].ReadOnlyData(), func() {}
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	return buf.ReadOnlyData(), buf.Free
 }
 
 // Field numbers of streams.proto and shared.proto.

@@ -86,7 +86,7 @@ func decodeBoth(t *testing.T, b []byte, n int) (got, want *streams.ReadResp, got
 // with every field present or absent, in one buffer or several, other kinds of ReadResp, fields
 // it does not know, repeated fields, invalid UTF-8 and truncated input (refused alike).
 func TestReadRespCodecDecodesAsProtobuf(t *testing.T) {
-	if _, ok := encoding.GetCodecV2("proto").(readRespCodec); !ok {
+	if _, ok := encoding.GetCodecV2("proto").(clientCodec); !ok {
 		t.Fatalf("the registered proto codec is %T", encoding.GetCodecV2("proto"))
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -181,7 +181,7 @@ func BenchmarkReadRespDecode(b *testing.B) {
 	}
 	codecs := map[string]func([]byte, *streams.ReadResp) error{
 		"proto.Unmarshal": func(bs []byte, m *streams.ReadResp) error { return proto.Unmarshal(bs, m) },
-		"readRespCodec": func(bs []byte, m *streams.ReadResp) error {
+		"clientCodec": func(bs []byte, m *streams.ReadResp) error {
 			return encoding.GetCodecV2("proto").Unmarshal(mem.BufferSlice{mem.SliceBuffer(bs)}, m)
 		},
 	}
