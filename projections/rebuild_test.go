@@ -297,7 +297,8 @@ func (h *scans) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 // what an earlier rebuild left in the generation it builds only when one may have: when a
 // rebuild recorded having started that generation, or nothing is recorded (a store from before
 // the record) — then a leftover goes. A generation above the last one started is built without
-// a search, and equals the live read models all the same.
+// a search, and equals the live read models all the same; the service that made the first
+// generation active records it, so the first rebuild beside it searches nothing either.
 func TestARebuildSearchesOnlyAGenerationThatWasStarted(t *testing.T) {
 	ctx := context.Background()
 	w := newLiveWorld(t, 13, 120)
@@ -326,6 +327,16 @@ func TestARebuildSearchesOnlyAGenerationThatWasStarted(t *testing.T) {
 		}
 		return scanned
 	}
+
+	// The service that made the first generation active recorded it as started: the first
+	// rebuild beside it does not search the keyspace.
+	if got, err := rdb.Get(ctx, projections.StartedKey(prefix)).Int64(); err != nil || got != active {
+		t.Fatalf("after the service's start, %s = %d (%v), want %d", projections.StartedKey(prefix), got, err, active)
+	}
+	if n := rebuild(active + 1); n != 0 {
+		t.Fatalf("the first rebuild beside the service's generation sent %d SCANs", n)
+	}
+	active++
 
 	// Nothing recorded, as a rebuild by an earlier version that was killed mid-way leaves it.
 	if err := rdb.Del(ctx, projections.StartedKey(prefix)).Err(); err != nil {
