@@ -136,6 +136,8 @@ type Runner struct {
 	// diverged is set when a batch failed after a Committer's in-memory state moved with it:
 	// the runner refuses to go on (a new runner re-derives the state).
 	diverged atomic.Bool
+	// uncertain is set when a transaction failed once sent: Redis may have run it (see settle).
+	uncertain atomic.Bool
 
 	mu         sync.Mutex
 	checkpoint eventstore.Position
@@ -317,6 +319,12 @@ func (r *Runner) handleBatch(msg *message.Message, events []eventstore.RecordedE
 	if err == nil {
 		return nil
 	}
+	if r.uncertain.Load() {
+		// The state is re-derived, and the events applied again, only past what Redis holds.
+		if serr := r.settle(ctx); serr != nil {
+			return fmt.Errorf("%w; %v", err, serr)
+		}
+	}
 	if r.diverged.Load() {
 		p, ok := r.proj.(Replayer)
 		if !ok {
@@ -346,10 +354,19 @@ func (r *Runner) handleOne(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
+	ctx := msg.Context()
+	appliedBefore := false // by a transaction reported failed (settle)
+	if r.uncertain.Load() {
+		was := r.Position()
+		if err := r.settle(ctx); err != nil {
+			return err
+		}
+		appliedBefore = was.Less(pos) && !r.Position().Less(pos)
+	}
 	r.mu.Lock()
 	done := !r.checkpoint.Less(pos)
 	r.mu.Unlock()
-	if done {
+	if done && !appliedBefore {
 		return nil // delivered again after a reconnect: already applied
 	}
 	typ := msg.Metadata.Get(MetaEventType)
@@ -367,7 +384,16 @@ func (r *Runner) handleOne(msg *message.Message) error {
 		ev = Event{Envelope: dec.Envelope, Payload: payload, Stream: msg.Metadata.Get(MetaStream), Position: pos}
 		fmt.Sscan(msg.Metadata.Get(MetaRevision), &ev.Revision)
 	}
-	ctx := msg.Context()
+	if appliedBefore {
+		// Redis ran the transaction whose failure was reported: only the in-memory state has
+		// yet to follow it.
+		if c, ok := r.proj.(Committer); ok && fn != nil {
+			c.Committed(ev)
+		}
+		r.applied.Add(1)
+		return nil
+	}
+	sent := false
 	_, err = r.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		if fn != nil {
 			tx := &Tx{Ctx: ctx, R: r.rdb, W: pipe, B: NewWrites(ctx, pipe), Keys: r.keys, Exclusive: r.exclusive}
@@ -379,9 +405,13 @@ func (r *Runner) handleOne(msg *message.Message) error {
 			}
 		}
 		pipe.Set(ctx, r.keys.Checkpoint(r.Name()), FormatPosition(pos), 0)
+		sent = true
 		return nil
 	})
 	if err != nil {
+		if sent {
+			r.uncertain.Store(true)
+		}
 		return fmt.Errorf("projections: %s at %s: %w", r.Name(), FormatPosition(pos), err)
 	}
 	if c, ok := r.proj.(Committer); ok && fn != nil {
@@ -393,6 +423,34 @@ func (r *Runner) handleOne(msg *message.Message) error {
 	r.advanced = make(chan struct{})
 	r.mu.Unlock()
 	r.applied.Add(1)
+	return nil
+}
+
+// settle learns whether a transaction reported failed was applied after all. A failure that
+// comes after EXEC was sent — a reply lost with its connection, a read timeout — may belong to a
+// transaction Redis ran; applying its events again would repeat writes that do not repeat
+// harmlessly (a comment pushed twice, a count added twice). The checkpoint written in the same
+// transaction tells: the runner adopts the stored one when it is ahead of its own.
+func (r *Runner) settle(ctx context.Context) error {
+	v, err := r.rdb.Get(ctx, r.keys.Checkpoint(r.Name())).Result()
+	var stored eventstore.Position
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return fmt.Errorf("projections: %s: read the checkpoint after a failed transaction: %w", r.Name(), err)
+	default:
+		if stored, err = ParsePosition(v); err != nil {
+			return fmt.Errorf("projections: %s: checkpoint: %w", r.Name(), err)
+		}
+	}
+	r.mu.Lock()
+	if r.checkpoint.Less(stored) {
+		r.checkpoint = stored
+		close(r.advanced)
+		r.advanced = make(chan struct{})
+	}
+	r.mu.Unlock()
+	r.uncertain.Store(false)
 	return nil
 }
 
@@ -490,6 +548,11 @@ func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch
 	if r.diverged.Load() {
 		return nil, errDiverged
 	}
+	if r.uncertain.Load() {
+		if err := r.settle(ctx); err != nil {
+			return nil, err
+		}
+	}
 	committer, _ := r.proj.(Committer)
 	b := &stagedBatch{pipe: r.rdb.TxPipeline()}
 	r.mu.Lock()
@@ -547,6 +610,7 @@ func (r *Runner) stageBatch(ctx context.Context, events []Decoded) (*stagedBatch
 // second half).
 func (r *Runner) commitBatch(ctx context.Context, b *stagedBatch) error {
 	if _, err := b.pipe.Exec(ctx); err != nil {
+		r.uncertain.Store(true)
 		if b.moved {
 			r.diverged.Store(true)
 		}
